@@ -1,0 +1,204 @@
+"""The ``eligo`` command line (Typer). Exit codes: 0 eligible, 1 ineligible,
+3 needs review, 2 usage / compile / input error. Errors never print a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eligo._version import __version__
+from eligo.errors import EligoError, ProtocolError, UsageError
+from eligo.evaluate import Screener
+from eligo.library import load_protocol
+from eligo.patient import FixtureExpectation, Patient, load_patient
+from eligo.printer import protocol_text
+from eligo.render import checklist
+from eligo.result import ScreeningResult, Verdict
+from eligo.rules import to_json
+
+EXIT_CODES = {Verdict.ELIGIBLE: 0, Verdict.INELIGIBLE: 1, Verdict.NEEDS_REVIEW: 3}
+EXIT_ERROR = 2
+
+app = typer.Typer(
+    name="eligo",
+    help="Clinical-trial eligibility screening: compile protocols, check patients, explain why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _fail(err: EligoError) -> typer.Exit:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(err.render(), markup=False)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except EligoError as err:
+        raise _fail(err) from None
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _fail(UsageError(f"--as-of `{text}` is not a date",
+                               "write it as YYYY-MM-DD, e.g. 2026-01-31")) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"eligo {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """eligo: explained clinical-trial eligibility screening."""
+
+
+def _screen_one(protocol_ref: str, patient_path: Path, as_of: date | None
+                ) -> tuple[ScreeningResult, FixtureExpectation | None]:
+    protocol = load_protocol(protocol_ref)
+    patient, fixture = load_patient(patient_path)
+    # A fixture document states the date its expectations hold on; an explicit --as-of wins.
+    when = as_of or (fixture.as_of if fixture else None) or date.today()
+    return Screener(protocol).screen(patient, when), fixture
+
+
+@app.command()
+def check(
+    protocol: Annotated[str, typer.Argument(help="A .elig file or a bundled id (NCT01224327).")],
+    patient: Annotated[Path, typer.Argument(help="Patient profile, JSON or YAML.")],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Screening date YYYY-MM-DD (default: the fixture's date, else today).")
+    ] = None,
+    output: Annotated[str, typer.Option(
+        "--format", help="text (a checklist) or json (the ScreeningResult).")] = "text",
+) -> None:
+    """Screen one patient against one protocol and explain every criterion."""
+    if output not in ("text", "json"):
+        raise _fail(UsageError(f"--format `{output}` is not known", "use text or json"))
+    when = _parse_date(as_of)
+    result, _ = _guard(lambda: _screen_one(protocol, patient, when))
+    if output == "json":
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _out().print(checklist(result))
+    raise typer.Exit(EXIT_CODES[result.verdict])
+
+
+@app.command()
+def lint(
+    files: Annotated[list[str], typer.Argument(help="Protocol files or bundled ids.")],
+) -> None:
+    """Compile protocols and report every problem; exit 2 if any has errors."""
+    console = _out()
+    failed = False
+    for ref in files:
+        try:
+            protocol = load_protocol(ref)
+        except ProtocolError as err:
+            failed = True
+            Console(stderr=True, highlight=False, soft_wrap=True).print(err.render(), markup=False)
+            continue
+        except EligoError as err:
+            failed = True
+            Console(stderr=True, highlight=False).print(err.render(), markup=False)
+            continue
+        console.print(f"ok: {ref}: {protocol.trial_id}, {len(protocol.inclusion)} inclusion and "
+                      f"{len(protocol.exclusion)} exclusion criteria", markup=False)
+    raise typer.Exit(EXIT_ERROR if failed else 0)
+
+
+@app.command("compile")
+def compile_(
+    file: Annotated[str, typer.Argument(help="A .elig file or a bundled id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rule objects as JSON.")
+                       ] = False,
+) -> None:
+    """Compile a protocol and print its rule objects (JSON) or canonical source."""
+    protocol = _guard(lambda: load_protocol(file))
+    if as_json:
+        typer.echo(json.dumps(to_json(protocol), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(protocol_text(protocol), nl=False)
+
+
+@app.command()
+def schema(
+    which: Annotated[str, typer.Argument(help="patient or result")],
+) -> None:
+    """Print the JSON Schema of the patient profile or of the screening result."""
+    models: dict[str, type[Patient] | type[ScreeningResult]] = {
+        "patient": Patient, "result": ScreeningResult}
+    if which not in models:
+        raise _fail(UsageError(f"no schema named `{which}`", "use `patient` or `result`"))
+    typer.echo(json.dumps(models[which].model_json_schema(), indent=2))
+
+
+@app.command("test")
+def test_fixtures(
+    protocol: Annotated[str, typer.Argument(help="A .elig file or a bundled id.")],
+    fixtures: Annotated[list[Path], typer.Argument(
+        help="Fixture files or directories of them (JSON/YAML with a `fixture` block).")],
+) -> None:
+    """Screen fixture patients and compare with the verdicts they expect; exit 1 on mismatch."""
+    compiled = _guard(lambda: load_protocol(protocol))
+    screener = Screener(compiled)
+    paths: list[Path] = []
+    for f in fixtures:
+        paths.extend(sorted(p for p in f.iterdir() if p.suffix in (".json", ".yaml", ".yml"))
+                     if f.is_dir() else [f])
+    table = Table(title=f"{compiled.trial_id} fixtures")
+    for column in ("fixture", "as of", "verdict", "expected", "failing", "unknown", ""):
+        table.add_column(column)
+    mismatches = 0
+    for path in paths:
+        patient, fixture = _guard(lambda p=path: load_patient(p))  # type: ignore[misc]
+        if fixture is None:
+            raise _fail(UsageError(f"{path} has no `fixture` block",
+                                   "add fixture: {protocol, as_of, verdict, failing, unknown}"))
+        result = screener.screen(patient, fixture.as_of)
+        ok = (result.verdict.value == fixture.verdict
+              and set(result.failing) == set(fixture.failing)
+              and set(result.unknown) == set(fixture.unknown))
+        mismatches += not ok
+        table.add_row(path.name, str(fixture.as_of), result.verdict.value, fixture.verdict,
+                      ",".join(result.failing), ",".join(result.unknown),
+                      "ok" if ok else "MISMATCH")
+    console = _out()
+    console.print(table)
+    console.print(f"{len(paths) - mismatches} of {len(paths)} fixtures as expected")
+    raise typer.Exit(1 if mismatches else 0)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except EligoError as err:  # pragma: no cover - every command guards its own errors
+        print(err.render(), file=sys.stderr)
+        sys.exit(EXIT_ERROR)
+

@@ -1,0 +1,364 @@
+"""Protocol text -> rule objects. Syntax errors become :class:`ProtocolError` with positions.
+
+The transformer only builds nodes; it never raises, so no ``VisitError`` can escape.
+Structural problems visible in the tree (missing, repeated or empty sections) are
+returned as diagnostics for the compiler to report together with the semantic ones.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, cast
+
+from lark import Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.tree import Meta
+
+from eligo import rules as r
+from eligo.errors import Diagnostic, ProtocolError
+from eligo.grammar import parser
+from eligo.source import Source, Span
+
+# What each terminal means, in words, for "expected ..." messages.
+_TERMINAL_WORDS: dict[str, str] = {
+    "NAME": "a name",
+    "CRITERION_ID": 'a criterion id and its quoted text (I1 "...")',
+    "TRIAL_ID": "the trial id",
+    "STRING": "a quoted text",
+    "CODE": "a code",
+    "COMPARATOR": "a comparison (=, !=, <, <=, >, >=)",
+    "NUMBER": "a number",
+    "INT": "a whole number",
+    "UNIT": "a unit",
+    "TIME_UNIT": "days, weeks, months or years",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "COMMA": "`,`",
+    "SEMICOLON": "`;`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "DOT": "`.`",
+    "$END": "the end of the file",
+}
+
+_CRITERION_SHAPE = (
+    'a criterion is its id, the protocol\'s text in quotes, a colon and a rule: '
+    'I1 "Aged 18-70 years": age between 18 and 70 years'
+)
+
+
+def _words(terminal: str) -> str:
+    if terminal in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[terminal]
+    return f"`{terminal.lower()}`"
+
+
+def _expected_words(expected: set[str]) -> str:
+    names = sorted({_words(t) for t in expected if not t.startswith("__")})
+    if not names:
+        return "something else"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _describe(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    return f"`{token.value}`"
+
+
+def _syntax_diagnostic(source: Source, err: UnexpectedInput) -> Diagnostic:
+    text = source.text
+    if isinstance(err, UnexpectedToken):
+        token = err.token
+        if token.type == "$END":
+            start = len(text.rstrip())
+            span = Span(max(0, start - 1), max(start, 1)) if text else Span(0, 0)
+            message = "unexpected end of file"
+        else:
+            span = _tok_span(token)
+            span = Span(span.start, max(span.end, span.start + 1))
+            message = f"unexpected {_describe(token)}"
+        expected = set(err.expected)
+        hint = f"expected {_expected_words(expected)}"
+        if ("CRITERION_ID" in expected and token.type != "$END") or (
+            expected == {"STRING"} and token.type == "COLON"
+        ):
+            hint = f"{hint}; {_CRITERION_SHAPE}"
+        return Diagnostic("syntax", message, span, hint)
+    if isinstance(err, UnexpectedCharacters):
+        pos = err.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
+        allowed = set(err.allowed or ())
+        char_hint = f"expected {_expected_words(allowed)}" if allowed else None
+        if char == '"':
+            return Diagnostic(
+                "unterminated-text",
+                "quoted text is not closed on this line",
+                Span(pos, pos + 1),
+                'close the text with `"`; write a quote inside it as \\"',
+            )
+        return Diagnostic(
+            "syntax", f"unexpected character `{char}`", Span(pos, pos + 1), char_hint
+        )
+    if isinstance(err, UnexpectedEOF):
+        end = len(text)
+        return Diagnostic("syntax", "unexpected end of file", Span(max(0, end - 1), end))
+    raise AssertionError(f"unhandled lark error {type(err).__name__}")  # pragma: no cover
+
+
+def _span(meta: Meta) -> Span:
+    if getattr(meta, "empty", True):
+        return r.NO_SPAN
+    return Span(meta.start_pos, meta.end_pos)
+
+
+def _tok_span(token: Token) -> Span:
+    start = token.start_pos or 0
+    return Span(start, token.end_pos if token.end_pos is not None else start)
+
+
+def _unquote(token: Token) -> str:
+    body = str(token)[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            out.append(body[i + 1])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _tokens(children: list[Any], *types: str) -> list[Token]:
+    return [c for c in children if isinstance(c, Token) and c.type in types]
+
+
+def _nodes(children: list[Any]) -> list[Any]:
+    return [c for c in children if not isinstance(c, Token)]
+
+
+_TIME_UNITS: dict[str, r.TimeUnit] = {
+    "day": "days", "days": "days", "week": "weeks", "weeks": "weeks",
+    "month": "months", "months": "months", "year": "years", "years": "years",
+}
+
+
+@v_args(meta=True)
+class _ToRules(Transformer[Token, Any]):
+    """Each method builds the rule object for the production of the same name."""
+
+    # header: TRIAL TRIAL_ID STRING? version?
+    def header(self, meta: Meta, ch: list[Any]) -> tuple[str, str | None, str | None]:
+        trial_id = str(_tokens(ch, "TRIAL_ID")[0])
+        strings = _tokens(ch, "STRING")
+        versions = [c for c in ch if isinstance(c, tuple) and c[0] == "version"]
+        return (trial_id, _unquote(strings[0]) if strings else None,
+                versions[0][1] if versions else None)
+
+    def version(self, meta: Meta, ch: list[Any]) -> tuple[str, str]:
+        return ("version", _unquote(_tokens(ch, "STRING")[0]))
+
+    def assume_open_world(self, meta: Meta, ch: list[Any]) -> tuple[str, Span]:
+        return ("open_world", _span(meta))
+
+    # valueset: VALUESET NAME STRING? "=" code_groups
+    def valueset(self, meta: Meta, ch: list[Any]) -> r.ValueSet:
+        name = _tokens(ch, "NAME")[0]
+        strings = _tokens(ch, "STRING")
+        codes = _nodes(ch)[0]
+        return r.ValueSet(str(name), _unquote(strings[0]) if strings else None, codes, _span(meta))
+
+    def code_groups(self, meta: Meta, ch: list[Any]) -> tuple[r.CodeRef, ...]:
+        return tuple(code for group in ch for code in group)
+
+    # code_group: NAME code ("," code)*  -- the NAME is the code system
+    def code_group(self, meta: Meta, ch: list[Any]) -> tuple[r.CodeRef, ...]:
+        system_token = ch[0]
+        system = str(system_token)
+        refs = []
+        for token in _tokens(ch, "CODE"):
+            text = str(token)
+            match: r.CodeMatch = "exact"
+            if text.endswith("*"):
+                match, text = "descendants", text[:-1]
+            elif system == "icd10cm" and "-" in text:
+                match = "range"
+            refs.append(r.CodeRef(system, text, match, _tok_span(token)))
+        return tuple(refs)
+
+    def code(self, meta: Meta, ch: list[Any]) -> Token:
+        return cast(Token, ch[0])
+
+    def define(self, meta: Meta, ch: list[Any]) -> r.Define:
+        return r.Define(str(_tokens(ch, "NAME")[0]), _nodes(ch)[0], _span(meta))
+
+    def inclusion(self, meta: Meta, ch: list[Any]) -> tuple[str, Span, list[Any]]:
+        return ("inclusion", _tok_span(ch[0]), _nodes(ch))
+
+    def exclusion(self, meta: Meta, ch: list[Any]) -> tuple[str, Span, list[Any]]:
+        return ("exclusion", _tok_span(ch[0]), _nodes(ch))
+
+    # criterion: CRITERION_ID STRING world? ":" expr  (kind is set by the section)
+    def criterion(self, meta: Meta, ch: list[Any]) -> r.Criterion:
+        ident = _tokens(ch, "CRITERION_ID")[0]
+        text = _unquote(_tokens(ch, "STRING")[0])
+        nodes = _nodes(ch)
+        world = next((n for n in nodes if isinstance(n, bool)), None)
+        expr = nodes[-1]
+        return r.Criterion(str(ident), text, r.CriterionKind.INCLUSION, expr, world, _span(meta))
+
+    def open_world(self, meta: Meta, ch: list[Any]) -> bool:
+        return True
+
+    def closed_world(self, meta: Meta, ch: list[Any]) -> bool:
+        return False
+
+    def or_(self, meta: Meta, ch: list[Any]) -> r.Or:
+        return r.Or(tuple(_nodes(ch)), _span(meta))
+
+    def and_(self, meta: Meta, ch: list[Any]) -> r.And:
+        return r.And(tuple(_nodes(ch)), _span(meta))
+
+    def not_(self, meta: Meta, ch: list[Any]) -> r.Not:
+        return r.Not(_nodes(ch)[0], _span(meta))
+
+    def pregnant(self, meta: Meta, ch: list[Any]) -> r.Pregnant:
+        return r.Pregnant(_span(meta))
+
+    def manual(self, meta: Meta, ch: list[Any]) -> r.Manual:
+        return r.Manual(_unquote(_tokens(ch, "STRING")[0]), _span(meta))
+
+    def at_least(self, meta: Meta, ch: list[Any]) -> r.AtLeast:
+        count = int(_tokens(ch, "INT")[0])
+        return r.AtLeast(count, tuple(_nodes(ch)), _span(meta))
+
+    def reference(self, meta: Meta, ch: list[Any]) -> r.Reference:
+        return r.Reference(str(ch[0]), _span(meta))
+
+    def subject(self, meta: Meta, ch: list[Any]) -> tuple[str, Span]:
+        return ".".join(str(t) for t in _tokens(ch, "NAME")), _span(meta)
+
+    def comparison(self, meta: Meta, ch: list[Any]) -> r.Compare:
+        subject, _ = ch[0]
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        return r.Compare(subject, op, ch[-1], _span(meta))
+
+    def between(self, meta: Meta, ch: list[Any]) -> r.Between:
+        subject, _ = ch[0]
+        low, high = (Decimal(str(t)) for t in _tokens(ch, "NUMBER"))
+        units = [c for c in _nodes(ch[1:]) if isinstance(c, str)]
+        return r.Between(subject, low, high, units[0] if units else None, _span(meta))
+
+    def membership(self, meta: Meta, ch: list[Any]) -> r.InList:
+        subject, _ = ch[0]
+        values = tuple(n for n in _nodes(ch[1:]))
+        return r.InList(subject, values, _span(meta))
+
+    def quantity(self, meta: Meta, ch: list[Any]) -> r.Quantity:
+        number = Decimal(str(_tokens(ch, "NUMBER")[0]))
+        units = [c for c in _nodes(ch) if isinstance(c, str)]
+        return r.Quantity(number, units[0] if units else None, _span(meta))
+
+    def unit(self, meta: Meta, ch: list[Any]) -> str:
+        # A plain str (not a Token) so _nodes() keeps it.
+        return str(ch[0])
+
+    def symbol(self, meta: Meta, ch: list[Any]) -> r.Symbol:
+        return r.Symbol(str(ch[0]), _span(meta))
+
+    def text(self, meta: Meta, ch: list[Any]) -> r.Text:
+        return r.Text(_unquote(ch[0]), _span(meta))
+
+    def _query(self, kind: r.EventKind, meta: Meta, ch: list[Any]) -> r.RecordQuery:
+        nodes = _nodes(ch)
+        window = next((n for n in nodes if isinstance(n, r.Window)), None)
+        return r.RecordQuery(kind, nodes[0], window, _span(meta))
+
+    def has_condition(self, meta: Meta, ch: list[Any]) -> r.RecordQuery:
+        return self._query("condition", meta, ch)
+
+    def has_history(self, meta: Meta, ch: list[Any]) -> r.RecordQuery:
+        return self._query("history", meta, ch)
+
+    def taking_medication(self, meta: Meta, ch: list[Any]) -> r.RecordQuery:
+        return self._query("medication", meta, ch)
+
+    def had_procedure(self, meta: Meta, ch: list[Any]) -> r.RecordQuery:
+        return self._query("procedure", meta, ch)
+
+    def valueset_ref(self, meta: Meta, ch: list[Any]) -> r.ValueSetRef:
+        return r.ValueSetRef(str(ch[0]), _span(meta))
+
+    def inline_codes(self, meta: Meta, ch: list[Any]) -> r.InlineCodes:
+        return r.InlineCodes(_nodes(ch)[0], _span(meta))
+
+    def window(self, meta: Meta, ch: list[Any]) -> r.Window:
+        amount = int(_tokens(ch, "INT")[0])
+        unit = _TIME_UNITS[str(_tokens(ch, "TIME_UNIT")[0])]
+        return r.Window(amount, unit, _span(meta))
+
+
+def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
+    diagnostics: list[Diagnostic] = []
+    trial_id, title, version = tree.children[0]
+    open_world = False
+    valuesets: list[r.ValueSet] = []
+    defines: list[r.Define] = []
+    sections: dict[str, list[r.Criterion]] = {}
+    for item in tree.children[1:]:
+        if isinstance(item, r.ValueSet):
+            valuesets.append(item)
+        elif isinstance(item, r.Define):
+            defines.append(item)
+        elif item[0] == "open_world":
+            open_world = True
+        else:
+            kind, span, criteria = item
+            if kind in sections:
+                diagnostics.append(Diagnostic(
+                    "duplicate-section", f"a second `{kind}` section", span,
+                    f"put all {kind} criteria under one `{kind}` heading",
+                ))
+            if not criteria:
+                diagnostics.append(Diagnostic(
+                    "empty-section", f"the `{kind}` section has no criteria", span,
+                    f'add at least one criterion, e.g. {kind[0].upper()}1 "...": ...',
+                ))
+            target = r.CriterionKind(kind)
+            sections.setdefault(kind, []).extend(
+                r.Criterion(c.id, c.text, target, c.expr, c.open_world, c.span) for c in criteria
+            )
+    end = len(source.text.rstrip())
+    for kind in ("inclusion", "exclusion"):
+        if kind not in sections:
+            diagnostics.append(Diagnostic(
+                "missing-section", f"the protocol has no `{kind}` section",
+                Span(max(0, end - 1), max(end, 1)),
+                f"every protocol states both sections; write `{kind}` followed by its criteria",
+            ))
+    protocol = r.Protocol(
+        trial_id, title, version, open_world, tuple(valuesets), tuple(defines),
+        tuple(sections.get("inclusion", ())), tuple(sections.get("exclusion", ())),
+        Span(0, len(source.text)),
+    )
+    return protocol, diagnostics
+
+
+def parse_protocol(source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
+    """Parse ``source`` into an unchecked protocol and its structural diagnostics.
+
+    Raises :class:`ProtocolError` on a syntax error.
+    """
+    try:
+        tree = parser().parse(source.text)
+    except UnexpectedInput as err:
+        raise ProtocolError(source, [_syntax_diagnostic(source, err)]) from None
+    transformed: Any = _ToRules().transform(tree)
+    return _assemble(transformed, source)

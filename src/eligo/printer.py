@@ -1,0 +1,112 @@
+"""Rule objects -> canonical protocol source. Parsing the output gives equal rule objects."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from itertools import groupby
+
+from eligo import rules as r
+
+
+def quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def number(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def value_text(value: r.Value) -> str:
+    match value:
+        case r.Quantity(num, unit):
+            return f"{number(num)} {unit}" if unit else number(num)
+        case r.Symbol(name):
+            return name
+        case r.Text(text):
+            return quote(text)
+
+
+def codes_text(codes: tuple[r.CodeRef, ...]) -> str:
+    groups = []
+    for system, refs in groupby(codes, key=lambda c: c.system):
+        groups.append(f"{system} " + ", ".join(ref.written for ref in refs))
+    return "; ".join(groups)
+
+
+def _target(target: r.CodeTarget) -> str:
+    match target:
+        case r.ValueSetRef(name):
+            return name
+        case r.InlineCodes(codes):
+            return f"[{codes_text(codes)}]"
+
+
+_QUERY_WORDS = {
+    "condition": "has condition",
+    "history": "has history of condition",
+    "medication": "taking medication",
+    "procedure": "had procedure",
+}
+
+
+def expr_text(expr: r.Expr) -> str:
+    """The canonical source of one expression."""
+    match expr:
+        case r.Or(operands):
+            return " or ".join(_wrap(e, (r.Or,)) for e in operands)
+        case r.And(operands):
+            return " and ".join(_wrap(e, (r.Or, r.And)) for e in operands)
+        case r.Not(operand):
+            return "not " + _wrap(operand, (r.Or, r.And))
+        case r.AtLeast(count, operands):
+            return f"at least {count} of (" + ", ".join(expr_text(e) for e in operands) + ")"
+        case r.Compare(subject, op, value):
+            return f"{subject} {op} {value_text(value)}"
+        case r.Between(subject, low, high, unit):
+            tail = f" {unit}" if unit else ""
+            return f"{subject} between {number(low)} and {number(high)}{tail}"
+        case r.InList(subject, values):
+            return f"{subject} in [" + ", ".join(value_text(v) for v in values) + "]"
+        case r.RecordQuery(kind, target, window):
+            text = f"{_QUERY_WORDS[kind]} {_target(target)}"
+            if window is not None:
+                text += f" within {window.amount} {window.unit}"
+            return text
+        case r.Pregnant():
+            return "pregnant"
+        case r.Manual(text):
+            return f"manual {quote(text)}"
+        case r.Reference(name):
+            return name
+
+
+def _wrap(expr: r.Expr, loose: tuple[type, ...]) -> str:
+    text = expr_text(expr)
+    return f"({text})" if isinstance(expr, loose) else text
+
+
+def criterion_text(criterion: r.Criterion) -> str:
+    world = ""
+    if criterion.open_world is not None:
+        world = " [open world]" if criterion.open_world else " [closed world]"
+    return f"  {criterion.id} {quote(criterion.text)}{world}: {expr_text(criterion.expr)}"
+
+
+def protocol_text(protocol: r.Protocol) -> str:
+    """The whole protocol in canonical layout."""
+    lines = [f"trial {protocol.trial_id}" + (f" {quote(protocol.title)}" if protocol.title else "")]
+    if protocol.version is not None:
+        lines.append(f"version {quote(protocol.version)}")
+    if protocol.open_world:
+        lines.append("assume open world")
+    if protocol.valuesets or protocol.defines:
+        lines.append("")
+    for vs in protocol.valuesets:
+        title = f" {quote(vs.title)}" if vs.title else ""
+        lines.append(f"valueset {vs.name}{title} = {codes_text(vs.codes)}")
+    for d in protocol.defines:
+        lines.append(f"define {d.name} = {expr_text(d.expr)}")
+    for heading, criteria in (("inclusion", protocol.inclusion), ("exclusion", protocol.exclusion)):
+        lines.extend(["", heading])
+        lines.extend(criterion_text(c) for c in criteria)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,314 @@
+"""The rule object model: immutable, typed nodes that carry their source span.
+
+Nodes are data only. Parsing builds them, the compiler checks them, the evaluator
+dispatches over them, the printer turns them back into source. Spans are excluded
+from equality so that a printed-then-parsed protocol equals the original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Any, Literal, TypeAlias, get_args, get_type_hints
+
+from eligo.source import Span
+
+NO_SPAN = Span(0, 0)
+
+
+def _span() -> Any:
+    return field(default=NO_SPAN, compare=False, repr=False)
+
+
+class CriterionKind(StrEnum):
+    INCLUSION = "inclusion"
+    EXCLUSION = "exclusion"
+
+
+Comparator = Literal["=", "!=", "<", "<=", ">", ">="]
+TimeUnit = Literal["days", "weeks", "months", "years"]
+EventKind = Literal["condition", "history", "medication", "procedure"]
+CodeMatch = Literal["exact", "descendants", "range"]
+
+
+# ---- values ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number with an optional unit as written (``18``, ``70 years``)."""
+
+    number: Decimal
+    unit: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A bare word value (``female``, ``C``)."""
+
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    value: str
+    span: Span = _span()
+
+
+Value: TypeAlias = Quantity | Symbol | Text
+
+
+# ---- codes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRef:
+    """One code entry: ``K74.60`` (exact), ``K74.6*`` (code and descendants), ``C00-C96``."""
+
+    system: str
+    code: str
+    match: CodeMatch = "exact"
+    span: Span = _span()
+
+    @property
+    def written(self) -> str:
+        if self.match == "descendants":
+            return f"{self.code}*"
+        return self.code
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSetRef:
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class InlineCodes:
+    codes: tuple[CodeRef, ...]
+    span: Span = _span()
+
+
+CodeTarget: TypeAlias = ValueSetRef | InlineCodes
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``within N unit``: the last N units up to and including the as-of date."""
+
+    amount: int
+    unit: TimeUnit
+    span: Span = _span()
+
+
+# ---- expressions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeast:
+    """TRUE when at least ``count`` operands are TRUE."""
+
+    count: int
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    subject: str
+    op: Comparator
+    value: Value
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Between:
+    """Inclusive range; ``unit`` applies to both bounds (``age between 18 and 70 years``)."""
+
+    subject: str
+    low: Decimal
+    high: Decimal
+    unit: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class InList:
+    subject: str
+    values: tuple[Value, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """``has condition``, ``has history of condition``, ``taking medication``, ``had procedure``."""
+
+    kind: EventKind
+    target: CodeTarget
+    window: Window | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Pregnant:
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Manual:
+    """A question only a person can answer; UNKNOWN until an attestation resolves it."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A use of a named ``define``."""
+
+    name: str
+    span: Span = _span()
+
+
+Expr: TypeAlias = (
+    And | Or | Not | AtLeast | Compare | Between | InList | RecordQuery | Pregnant | Manual
+    | Reference
+)
+
+
+# ---- declarations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSet:
+    name: str
+    title: str | None
+    codes: tuple[CodeRef, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Define:
+    name: str
+    expr: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One numbered inclusion or exclusion item, with the protocol's own words."""
+
+    id: str
+    text: str
+    kind: CriterionKind
+    expr: Expr
+    open_world: bool | None = None  # None: the file's setting applies
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    trial_id: str
+    title: str | None
+    version: str | None
+    open_world: bool
+    valuesets: tuple[ValueSet, ...]
+    defines: tuple[Define, ...]
+    inclusion: tuple[Criterion, ...]
+    exclusion: tuple[Criterion, ...]
+    span: Span = _span()
+    # sha256 of the source text the protocol was compiled from; results cite it.
+    source_hash: str | None = field(default=None, compare=False)
+
+    @property
+    def criteria(self) -> tuple[Criterion, ...]:
+        return self.inclusion + self.exclusion
+
+    def valueset(self, name: str) -> ValueSet | None:
+        return next((v for v in self.valuesets if v.name == name), None)
+
+    def define(self, name: str) -> Define | None:
+        return next((d for d in self.defines if d.name == name), None)
+
+
+# ---- JSON round trip -----------------------------------------------------------------
+# Each node serialises as a dict tagged with its class name; spans as [start, end].
+
+_NODE_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        Quantity, Symbol, Text, CodeRef, ValueSetRef, InlineCodes, Window, And, Or, Not,
+        AtLeast, Compare, Between, InList, RecordQuery, Pregnant, Manual, Reference, ValueSet,
+        Define, Criterion, Protocol,
+    )
+}
+
+
+def to_json(node: Any) -> Any:
+    """A JSON-compatible rendering of a rule object (any node, or a whole protocol)."""
+    if isinstance(node, Span):
+        return [node.start, node.end]
+    if isinstance(node, Decimal):
+        return str(node)
+    if isinstance(node, Enum):
+        return node.value
+    if isinstance(node, tuple):
+        return [to_json(item) for item in node]
+    if type(node).__name__ in _NODE_TYPES:
+        out: dict[str, Any] = {"node": type(node).__name__}
+        for f in fields(node):
+            out[f.name] = to_json(getattr(node, f.name))
+        return out
+    return node
+
+
+def from_json(data: Any) -> Any:
+    """Rebuild a rule object from :func:`to_json` output."""
+    if not isinstance(data, dict) or data.get("node") not in _NODE_TYPES:
+        raise ValueError(f"not a rule object: {str(data)[:80]}")
+    cls = _NODE_TYPES[data["node"]]
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _decode(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _decode(hint: Any, raw: Any) -> Any:
+    if raw is None:
+        return None
+    if hint is Span:
+        return Span(int(raw[0]), int(raw[1]))
+    if hint is Decimal:
+        return Decimal(raw)
+    if hint is CriterionKind:
+        return CriterionKind(raw)
+    if isinstance(raw, dict):
+        return from_json(raw)
+    if isinstance(raw, list):
+        args = get_args(hint)  # tuple[X, ...] -> (X, Ellipsis)
+        inner = args[0] if args else Any
+        return tuple(_decode(inner, item) for item in raw)
+    return raw

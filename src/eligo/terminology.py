@@ -1,0 +1,202 @@
+"""Code systems, code validation and value-set matching.
+
+ICD-10-CM validity comes from the `simple-icd-10-cm` package (the CMS code tables);
+SNOMED CT identifiers are checked with their Verhoeff check digit and LOINC codes with
+their mod-10 check digit, since no licence-free full release can be bundled.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import cast
+
+from eligo.rules import CodeRef
+
+# Short names used in protocols, and the FHIR system URIs that patient data uses.
+SYSTEM_URIS: dict[str, str] = {
+    "icd10cm": "http://hl7.org/fhir/sid/icd-10-cm",
+    "snomed": "http://snomed.info/sct",
+    "loinc": "http://loinc.org",
+    "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "atc": "http://www.whocc.no/atc",
+    "cpt": "http://www.ama-assn.org/go/cpt",
+    "hcpcs": "urn:oid:2.16.840.1.113883.6.285",
+}
+SYSTEM_NAMES: dict[str, str] = {uri: name for name, uri in SYSTEM_URIS.items()}
+SYSTEM_LABELS: dict[str, str] = {
+    "icd10cm": "ICD-10-CM",
+    "snomed": "SNOMED CT",
+    "loinc": "LOINC",
+    "rxnorm": "RxNorm",
+    "atc": "ATC",
+    "cpt": "CPT",
+    "hcpcs": "HCPCS",
+}
+
+
+def system_name(system: str) -> str | None:
+    """The short name for a system given as a short name or a FHIR URI, else None."""
+    key = system.strip()
+    if key in SYSTEM_URIS:
+        return key
+    lowered = key.lower()
+    if lowered in SYSTEM_URIS:
+        return lowered
+    return SYSTEM_NAMES.get(key.rstrip("/"))
+
+
+@cache
+def _icd10cm() -> ModuleType:
+    # The package reads its tables with a deprecated importlib API; keep that quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm
+
+    return cast(ModuleType, simple_icd_10_cm)
+
+
+def normalize_code(system: str, code: str) -> str:
+    """Canonical spelling: ICD-10-CM upper case with its dot (``k7460`` -> ``K74.60``)."""
+    code = code.strip()
+    if system == "icd10cm":
+        compact = code.upper().replace(".", "")
+        return compact if len(compact) <= 3 else f"{compact[:3]}.{compact[3:]}"
+    if system in ("atc", "cpt", "hcpcs"):
+        return code.upper()
+    return code
+
+
+_VERHOEFF_D = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
+    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6), (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
+    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8), (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
+    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2), (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
+    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4), (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+)
+_VERHOEFF_P = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
+    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2), (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
+    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0), (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
+    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5), (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
+)
+
+
+def _verhoeff_ok(digits: str) -> bool:
+    check = 0
+    for i, ch in enumerate(reversed(digits)):
+        check = _VERHOEFF_D[check][_VERHOEFF_P[i % 8][int(ch)]]
+    return check == 0
+
+
+def _loinc_ok(code: str) -> bool:
+    # LOINC check digit: mod 10 over the digits before the hyphen (LOINC Users' Guide §12).
+    body, _, check = code.partition("-")
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            d = d // 10 + d % 10
+        total += d
+    return (10 - total % 10) % 10 == int(check)
+
+
+_ATC = re.compile(r"^[A-Z](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?$")
+_LOINC = re.compile(r"^\d{1,7}-\d$")
+
+
+def code_problem(ref: CodeRef) -> str | None:
+    """Why ``ref`` is not a valid code of its system, or None when it is."""
+    system, code = ref.system, ref.code
+    if ref.match == "range":
+        low, _, high = code.partition("-")
+        for end in (low, high):
+            problem = code_problem(CodeRef(system, end))
+            if problem:
+                return problem
+        if system != "icd10cm":
+            return f"code ranges are only defined for ICD-10-CM, not {SYSTEM_LABELS[system]}"
+        if normalize_code(system, low) > normalize_code(system, high):
+            return f"range {code} runs backwards: {low} sorts after {high}"
+        return None
+    if ref.match == "descendants" and system != "icd10cm":
+        return (
+            f"`*` (descendants) needs a code hierarchy; eligo has one for ICD-10-CM only, "
+            f"so list the {SYSTEM_LABELS[system]} codes explicitly"
+        )
+    if system == "icd10cm":
+        if not _icd10cm().is_valid_item(normalize_code(system, code)):
+            return f"{code} is not an ICD-10-CM code"
+    elif system == "snomed":
+        if not (code.isdigit() and 6 <= len(code) <= 18 and _verhoeff_ok(code)):
+            return f"{code} is not a SNOMED CT identifier (6-18 digits with a Verhoeff check digit)"
+    elif system == "loinc":
+        if not (_LOINC.match(code) and _loinc_ok(code)):
+            return f"{code} is not a LOINC code (digits, a hyphen and a valid check digit)"
+    elif system == "rxnorm":
+        if not (code.isdigit() and len(code) <= 9):
+            return f"{code} is not an RxNorm concept id (up to 9 digits)"
+    elif system == "atc":
+        if not _ATC.match(code.upper()):
+            return f"{code} is not an ATC code (such as C10AA05)"
+    elif system in ("cpt", "hcpcs") and not re.match(r"^[A-Z0-9]\d{3}[A-Z0-9]$", code.upper()):
+        return f"{code} is not a {SYSTEM_LABELS[system]} code (5 characters)"
+    return None
+
+
+def nearest_icd10cm(code: str, limit: int = 3) -> list[str]:
+    """Valid ICD-10-CM codes close to ``code``: its nearest valid ancestor and siblings."""
+    icd = _icd10cm()
+    compact = normalize_code("icd10cm", code).replace(".", "")
+    for cut in range(len(compact), 2, -1):
+        candidate = normalize_code("icd10cm", compact[:cut])
+        if icd.is_valid_item(candidate):
+            children = [c for c in icd.get_children(candidate) if not icd.is_chapter_or_block(c)]
+            return [candidate, *children][:limit]
+    category = compact[:3]
+    import difflib
+
+    categories = [c for c in icd.get_all_codes(with_dots=True) if len(c) == 3]
+    return difflib.get_close_matches(category, categories, n=limit, cutoff=0.5)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeMatcher:
+    """A compiled value set: exact codes, descendant prefixes and ranges, per system."""
+
+    exact: frozenset[tuple[str, str]]
+    prefixes: tuple[tuple[str, str], ...]
+    ranges: tuple[tuple[str, str, str], ...]
+
+    def matches(self, system: str, code: str) -> bool:
+        if (system, code) in self.exact:
+            return True
+        for sys_, prefix in self.prefixes:
+            if sys_ == system and code.startswith(prefix):
+                return True
+        for sys_, low, high in self.ranges:
+            if sys_ == system and low <= code[: len(low)] and code[: len(high)] <= high:
+                return True
+        return False
+
+
+def compile_matcher(codes: Iterable[CodeRef]) -> CodeMatcher:
+    exact: set[tuple[str, str]] = set()
+    prefixes: list[tuple[str, str]] = []
+    ranges: list[tuple[str, str, str]] = []
+    for ref in codes:
+        if ref.match == "range":
+            low, _, high = ref.code.partition("-")
+            ranges.append(
+                (ref.system, normalize_code(ref.system, low), normalize_code(ref.system, high))
+            )
+        elif ref.match == "descendants":
+            prefixes.append((ref.system, normalize_code(ref.system, ref.code)))
+        else:
+            exact.add((ref.system, normalize_code(ref.system, ref.code)))
+    return CodeMatcher(frozenset(exact), tuple(prefixes), tuple(ranges))
