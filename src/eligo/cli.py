@@ -125,7 +125,7 @@ def lint(
             continue
         except EligoError as err:
             failed = True
-            Console(stderr=True, highlight=False).print(err.render(), markup=False)
+            Console(stderr=True, highlight=False, soft_wrap=True).print(err.render(), markup=False)
             continue
         console.print(f"ok: {ref}: {protocol.trial_id}, {len(protocol.inclusion)} inclusion and "
                       f"{len(protocol.exclusion)} exclusion criteria", markup=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from eligo import rules as r
 from eligo.errors import Diagnostic, ProtocolError
 from eligo.parse import parse_protocol
 from eligo.source import Source, Span
-from eligo.terminology import SYSTEM_URIS, code_problem, nearest_icd10cm
+from eligo.terminology import SYSTEM_LABELS, SYSTEM_URIS, code_problem, nearest_icd10cm
 
 AGE_UNITS = {"years": "years", "year": "years", "months": "months", "month": "months",
              "weeks": "weeks", "week": "weeks", "days": "days", "day": "days"}
@@ -52,8 +53,9 @@ def walk(expr: r.Expr) -> Iterator[r.Expr]:
 
 
 class _Checker:
-    def __init__(self, protocol: r.Protocol) -> None:
+    def __init__(self, protocol: r.Protocol, source: Source) -> None:
         self.protocol = protocol
+        self.source = source
         self.diagnostics: list[Diagnostic] = []
         self.valuesets = {v.name: v for v in protocol.valuesets}
         self.defines = {d.name: d for d in protocol.defines}
@@ -61,29 +63,48 @@ class _Checker:
     def error(self, code: str, message: str, node_span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, node_span, hint))
 
+    def line(self, span: Span) -> int:
+        return self.source.line_col(span.start)[0]
+
+    def word_span(self, word: str, within: Span) -> Span:
+        """The span of the first whole ``word`` inside ``within``, else ``within`` itself."""
+        found = re.compile(rf"(?<![\w.]){re.escape(word)}(?![\w.])").search(
+            self.source.text, within.start, within.end)
+        return Span(found.start(), found.end()) if found else within
+
+    def system_span(self, ref: r.CodeRef) -> Span:
+        """The code system's name in front of ``ref`` (the last one before the code)."""
+        pattern = re.compile(rf"(?<![\w.]){re.escape(ref.system)}(?![\w.])")
+        found = list(pattern.finditer(self.source.text, 0, ref.span.start))
+        return Span(found[-1].start(), found[-1].end()) if found else ref.span
+
     def run(self) -> None:
         p = self.protocol
-        seen: dict[str, str] = {}
-        for vs in p.valuesets:
-            if vs.name in seen:
-                self.error("duplicate-name", f"`{vs.name}` is already defined as a {seen[vs.name]}",
-                           vs.span, "give each value set and define its own name")
-            seen[vs.name] = "value set"
-            self.check_codes(vs.codes)
-        for d in p.defines:
-            if d.name in seen:
-                self.error("duplicate-name", f"`{d.name}` is already defined as a {seen[d.name]}",
-                           d.span, "give each value set and define its own name")
-            seen[d.name] = "define"
-            self.check_expr(d.expr)
+        seen: dict[str, tuple[str, Span]] = {}
+        declarations: list[r.ValueSet | r.Define] = [*p.valuesets, *p.defines]
+        for decl in sorted(declarations, key=lambda x: x.span.start):
+            kind = "value set" if isinstance(decl, r.ValueSet) else "define"
+            if decl.name in seen:
+                first_kind, first_span = seen[decl.name]
+                self.error("duplicate-name",
+                           f"`{decl.name}` is already declared as a {first_kind}",
+                           self.word_span(decl.name, decl.span),
+                           f"the first declaration is on line {self.line(first_span)}; "
+                           "give each value set and define its own name")
+            seen.setdefault(decl.name, (kind, decl.span))
+            if isinstance(decl, r.ValueSet):
+                self.check_codes(decl.codes)
+            else:
+                self.check_expr(decl.expr)
         self.check_cycles()
         ids: dict[str, r.Criterion] = {}
         for c in p.criteria:
             if c.id in ids:
-                first_line = c.id
-                self.error("duplicate-id", f"criterion id `{c.id}` is used twice", c.span,
-                           f"{first_line} is already the id of \"{ids[c.id].text}\"; "
-                           "number each criterion uniquely")
+                first = ids[c.id]
+                self.error("duplicate-id", f"criterion id `{c.id}` is used twice",
+                           Span(c.span.start, c.span.start + len(c.id)),
+                           f"{c.id} is already the id of \"{first.text}\" on line "
+                           f"{self.line(first.span)}; number each criterion uniquely")
             ids.setdefault(c.id, c)
             if not c.text.strip():
                 self.error("empty-text", f"criterion {c.id} has an empty text", c.span,
@@ -91,22 +112,24 @@ class _Checker:
             self.check_expr(c.expr)
 
     def check_codes(self, codes: Iterable[r.CodeRef]) -> None:
+        reported_systems: set[Span] = set()
         for ref in codes:
             if ref.system not in SYSTEM_URIS:
-                self.error("unknown-system", f"unknown code system `{ref.system}`", ref.span,
-                           _suggest(ref.system, SYSTEM_URIS)
-                           or f"known systems: {', '.join(SYSTEM_URIS)}")
+                # Once per written system name, not once per code after it.
+                span = self.system_span(ref)
+                if span not in reported_systems:
+                    reported_systems.add(span)
+                    self.error("unknown-system", f"unknown code system `{ref.system}`", span,
+                               _suggest(ref.system, SYSTEM_URIS)
+                               or f"known systems: {', '.join(SYSTEM_URIS)}")
                 continue
-            problem = code_problem(ref)
+            shape = _range_shape_problem(ref)
+            problem = shape or code_problem(ref)
             if problem is None:
                 continue
-            hint = None
-            if ref.system == "icd10cm" and ref.match != "range":
-                near = nearest_icd10cm(ref.code)
-                if near:
-                    hint = "nearest valid codes: " + ", ".join(near)
-            code = "bad-range" if ref.match == "range" and "backwards" in problem else "bad-code"
-            self.error(code, problem, ref.span, hint)
+            backwards = ref.match == "range" and "backwards" in problem
+            code = "bad-range" if backwards or shape else "bad-code"
+            self.error(code, problem, ref.span, _code_hint(ref, backwards))
 
     def check_target(self, target: r.CodeTarget) -> None:
         match target:
@@ -140,8 +163,11 @@ class _Checker:
                 case r.RecordQuery(_, target, window):
                     self.check_target(target)
                     if window is not None and window.amount < 1:
-                        self.error("bad-window", "a time window must be at least 1", window.span,
-                                   "write `within 1 days` or more")
+                        self.error("bad-window",
+                                   f"`within {window.amount} {window.unit}` is an empty window",
+                                   window.span,
+                                   f"a window counts back from the screening date; use 1 or more "
+                                   f"{window.unit}, or drop `within` to search the whole record")
                 case r.AtLeast(count, operands, span):
                     if count < 1:
                         self.error("bad-count", "`at least 0 of` is always true", span,
@@ -160,7 +186,12 @@ class _Checker:
     def check_field(self, node: r.Compare | r.Between | r.InList) -> None:
         subject = node.subject
         if subject not in FIELDS:
-            self.error("unknown-field", f"unknown field `{subject}`", node.span,
+            # The subject opens the comparison; a dotted one may contain spaces, so only
+            # a plain name is pointed at exactly.
+            span = node.span
+            if "." not in subject:
+                span = Span(span.start, span.start + len(subject))
+            self.error("unknown-field", f"unknown field `{subject}`", span,
                        _suggest(subject, FIELDS) or f"known fields: {', '.join(FIELDS)}")
             return
         if subject == "age":
@@ -217,28 +248,71 @@ class _Checker:
                            or f"sex is one of {', '.join(SEX_VALUES)}")
 
     def check_cycles(self) -> None:
+        names = {d.name for d in self.protocol.defines}
         graph = {
-            d.name: [n for n in walk(d.expr) if isinstance(n, r.Reference)]
+            d.name: [n for n in walk(d.expr) if isinstance(n, r.Reference) and n.name in names]
             for d in self.protocol.defines
         }
-        reported: set[str] = set()
-
-        def visit(name: str, path: list[str]) -> None:
-            for ref in graph.get(name, []):
+        done: set[str] = set()
+        for root in graph:
+            if root in done:
+                continue
+            # Depth-first without recursion; `path` is the chain of defines being expanded.
+            path: list[str] = [root]
+            pending: list[list[r.Reference]] = [list(reversed(graph[root]))]
+            while pending:
+                if not pending[-1]:
+                    done.add(path.pop())
+                    pending.pop()
+                    continue
+                ref = pending[-1].pop()
                 if ref.name in path:
                     cycle = [*path[path.index(ref.name):], ref.name]
-                    key = min(cycle)
-                    if key not in reported:
-                        reported.add(key)
-                        self.error("define-cycle", "defines refer to each other in a cycle: "
-                                   + " -> ".join(cycle), ref.span,
-                                   "a define may only use defines that do not use it back")
-                    continue
-                if ref.name in graph:
-                    visit(ref.name, [*path, ref.name])
+                    self.error("define-cycle", "defines refer to each other in a cycle: "
+                               + " -> ".join(cycle), ref.span,
+                               "a define may only use defines that do not use it back")
+                elif ref.name not in done:
+                    path.append(ref.name)
+                    pending.append(list(reversed(graph[ref.name])))
 
-        for name in graph:
-            visit(name, [name])
+
+def _range_shape_problem(ref: r.CodeRef) -> str | None:
+    """ICD-10-CM ranges that are not `LOW-HIGH` (checked before the codes themselves)."""
+    if ref.system != "icd10cm" or "-" not in ref.code:
+        return None
+    if ref.match == "descendants":
+        return f"the range {ref.code} cannot take `*`"
+    if ref.code.endswith("-"):
+        return f"the range {ref.code} has no upper end"
+    return None
+
+
+def _code_hint(ref: r.CodeRef, backwards: bool) -> str | None:
+    """What to write instead of an invalid code, per code system."""
+    label = SYSTEM_LABELS.get(ref.system, ref.system)
+    if ref.system == "icd10cm" and "-" in ref.code:
+        if ref.match == "descendants":
+            return f"a range already covers the codes under both ends; write {ref.code}"
+        if ref.code.endswith("-"):
+            return "write both ends of the range, e.g. C00-C96"
+    if backwards:
+        low, _, high = ref.code.partition("-")
+        return f"write the lower code first: {high}-{low}"
+    if ref.match == "descendants" and ref.system != "icd10cm":
+        return f"write `{ref.code}` without `*`, and list its {label} descendants one by one"
+    if ref.match == "range":
+        if ref.system != "icd10cm":
+            return f"list the {label} codes one by one"
+        return "both ends of a range must be valid ICD-10-CM codes, e.g. C00-C96"
+    if ref.system == "icd10cm":
+        near = nearest_icd10cm(ref.code)
+        if near:
+            return "nearest valid codes: " + ", ".join(near)
+        return "look the code up in the ICD-10-CM tabular list"
+    if ref.system == "snomed" and ref.code.isdigit() and 6 <= len(ref.code) <= 18:
+        return "the last digit is a check digit, so one digit is probably mistyped; " \
+               "copy the identifier from a SNOMED CT browser"
+    return f"copy the code from the {label} release or browser"
 
 
 def content_hash(text: str) -> str:
@@ -248,7 +322,7 @@ def content_hash(text: str) -> str:
 def compile_source(source: Source) -> r.Protocol:
     """Parse and check a protocol text; raise one :class:`ProtocolError` with all problems."""
     protocol, diagnostics = parse_protocol(source)
-    checker = _Checker(protocol)
+    checker = _Checker(protocol, source)
     checker.run()
     diagnostics.extend(checker.diagnostics)
     if diagnostics:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, NamedTuple, cast
 
 from eligo import rules as r
@@ -29,10 +29,9 @@ from eligo.patient import (
 )
 from eligo.printer import codes_text, expr_text
 from eligo.result import CriterionResult, Evidence, ScreeningResult, Status, ToResolve, Verdict
-from eligo.terminology import SYSTEM_LABELS, CodeMatcher, compile_matcher
+from eligo.terminology import MEMO_LIMIT, SYSTEM_LABELS, CodeMatcher, compile_matcher
 
 Truth = bool | None  # None is UNKNOWN
-Record = Condition | Medication | Procedure
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +44,83 @@ class Finding:
     missing: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+Record = Condition | Medication | Procedure
+IndexedRecords = tuple[int, tuple[tuple[Record, int], ...]]
+
+
+class CodeIndex:
+    """Gives each code matcher of a protocol one bit and maps a coding to its bit mask.
+
+    A patient's records are indexed once per evaluation (lazily, per record kind); a
+    query whose bit is in no record's mask is decided without scanning the records.
+    """
+
+    __slots__ = ("_bits", "_matchers", "_memo")
+
+    def __init__(self) -> None:
+        self._matchers: list[CodeMatcher] = []
+        self._bits: dict[int, int] = {}
+        self._memo: dict[tuple[str, str], int] = {}
+
+    def bit(self, matcher: CodeMatcher) -> int:
+        key = id(matcher)
+        if key not in self._bits:
+            self._bits[key] = 1 << len(self._matchers)
+            self._matchers.append(matcher)
+        return self._bits[key]
+
+    def mask(self, system: str, code: str) -> int:
+        key = (system, code)
+        found = self._memo.get(key)
+        if found is None:
+            found = 0
+            for i, matcher in enumerate(self._matchers):
+                if matcher.matches(system, code):
+                    found |= 1 << i
+            if len(self._memo) < MEMO_LIMIT:
+                self._memo[key] = found
+        return found
+
+    def index(self, records: tuple[Record, ...]) -> IndexedRecords:
+        union = 0
+        entries = []
+        mask = self.mask
+        for record in records:
+            m = 0
+            for coding in record.codes:
+                m |= mask(coding.system, coding.code)
+            if m:
+                entries.append((record, m))
+                union |= m
+        return union, tuple(entries)
+
+
 class Context:
-    patient: Patient
-    as_of: date
+    """One evaluation: the patient, the as-of date and the lazily built record indexes."""
+
+    __slots__ = ("_medications", "_procedures", "as_of", "codes", "conditions_index", "patient")
+
+    def __init__(self, patient: Patient, as_of: date, codes: CodeIndex) -> None:
+        self.patient = patient
+        self.as_of = as_of
+        self.codes = codes
+        # Conditions are what nearly every protocol asks about: index them up front.
+        self.conditions_index = codes.index(patient.conditions)
+        self._medications: IndexedRecords | None = None
+        self._procedures: IndexedRecords | None = None
+
+    def conditions(self) -> IndexedRecords:
+        return self.conditions_index
+
+    def medications(self) -> IndexedRecords:
+        if self._medications is None:
+            self._medications = self.codes.index(self.patient.medications)
+        return self._medications
+
+    def procedures(self) -> IndexedRecords:
+        if self._procedures is None:
+            self._procedures = self.codes.index(self.patient.procedures)
+        return self._procedures
 
 
 Test = Callable[[Context], Truth]
@@ -64,6 +136,7 @@ class Node(NamedTuple):
 class _Env:
     protocol: r.Protocol
     matchers: dict[str, CodeMatcher]
+    codes: CodeIndex
     criterion_id: str
     open_world: bool
     defines: dict[str, Node] = field(default_factory=dict)
@@ -135,6 +208,7 @@ def at_least(count: int, values: Sequence[Truth]) -> Truth:
     return False if trues + unknowns < count else None
 
 
+
 TRUTH_WORD: dict[Truth, Literal["true", "false", "unknown"]] = {
     True: "true", False: "false", None: "unknown"}
 
@@ -155,8 +229,10 @@ _CURRENT_CONDITION = frozenset({"active", "recurrence", "relapse", None})
 _IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 _IGNORED_MEDICATION = frozenset({"entered-in-error", "not-taken", "intended"})
 _CURRENT_MEDICATION = frozenset({"active", "on-hold", "unknown", None})
-_COUNTED_PROCEDURE = frozenset({"completed", "in-progress", "stopped", "unknown", None})
+_COUNTED_PROCEDURE = frozenset({"completed", "unknown", None})
 
+_MISSING_DATE = {"condition": "abatement (end) date", "history": "abatement (end) date",
+                 "medication": "end date", "procedure": "date"}
 _KIND_NOUN = {"condition": "condition", "history": "condition", "medication": "medication",
               "procedure": "procedure"}
 
@@ -230,8 +306,11 @@ def _record_truth(kind: r.EventKind, record: Condition | Medication | Procedure,
 
 def _record_evidence(record: Condition | Medication | Procedure, coding: Coding) -> Evidence:
     if isinstance(record, Condition):
-        status = record.clinical_status or "status not stated"
-        note = f"{status}" + (f", abated {record.abatement}" if record.abatement else "")
+        note: str = record.clinical_status or "status not stated"
+        if record.verification_status:
+            note += f", {record.verification_status}"
+        if record.abatement:
+            note += f", abated {record.abatement}"
         return Evidence(record_type="condition", record_id=record.id, system=coding.system,
                         code=coding.code, display=coding.display, date=record.onset, note=note)
     if isinstance(record, Medication):
@@ -267,22 +346,26 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
     open_world = env.open_world
     noun = _KIND_NOUN[kind]
     get_records = _RECORD_GETTERS[kind]
+    bit = env.codes.bit(matcher)
+    indexed = _INDEXED[kind]
+    absent: Truth = None if open_world else False
+    on_conditions = kind in ("condition", "history")
 
     def test(ctx: Context) -> Truth:
+        union, entries = ctx.conditions_index if on_conditions else indexed(ctx)
+        if not union & bit:
+            return absent
         as_of = ctx.as_of
         start = window_start(as_of, window) if window is not None else None
         undecided = False
-        for record in get_records(ctx.patient):
-            if _matching_coding(record.codes, matcher) is None:
-                continue
-            t = _record_truth(kind, record, as_of, start)
-            if t:
-                return True
-            if t is None:
-                undecided = True
-        if undecided or open_world:
-            return None
-        return False
+        for record, mask in entries:
+            if mask & bit:
+                t = _record_truth(kind, record, as_of, start)
+                if t:
+                    return True
+                if t is None:
+                    undecided = True
+        return None if undecided else absent
 
     qualifier = {"condition": "active", "history": "", "medication": "current",
                  "procedure": ""}[kind]
@@ -292,15 +375,40 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
     if window is not None and kind == "medication":
         qualifier = ""
 
+    lead = " ".join(w for w in (qualifier, noun) if w)
+
+    def describe_search(count: int) -> str:
+        return (f"no {lead} in {target_label}{when} among {count} "
+                f"{noun if count == 1 else noun + 's'} on record")
+
+    def absent_finding(searched: str, evidence: tuple[Evidence, ...]) -> Finding:
+        if open_world:
+            return Finding(None, searched + "; absence is not proof for this criterion",
+                           evidence, (f"whether the patient has {lead} in {target_label}{when}",))
+        return Finding(False, searched, evidence)
+
+    none_found: dict[int, Finding] = {}
+
     def explain(ctx: Context) -> Finding:
         as_of = ctx.as_of
         start = window_start(as_of, window) if window is not None else None
         records = get_records(ctx.patient)
-        undecided: list[tuple[Condition | Medication | Procedure, Coding]] = []
-        ignored: list[tuple[Condition | Medication | Procedure, Coding]] = []
-        for record in records:
+        union, entries = indexed(ctx)
+        if not union & bit:
+            # The common case: nothing in the value set at all. Findings are immutable,
+            # so one per record count is shared between patients.
+            count = len(records)
+            found = none_found.get(count)
+            if found is None:
+                found = none_found[count] = absent_finding(describe_search(count), ())
+            return found
+        undecided: list[tuple[Record, Coding]] = []
+        ignored: list[tuple[Record, Coding]] = []
+        for record, mask in entries:
+            if not mask & bit:
+                continue
             coding = _matching_coding(record.codes, matcher)
-            if coding is None:
+            if coding is None:  # pragma: no cover - the index says it matches
                 continue
             t = _record_truth(kind, record, as_of, start)
             if t:
@@ -311,10 +419,11 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
                     (_record_evidence(record, coding),),
                 )
             (undecided if t is None else ignored).append((record, coding))
-        lead = " ".join(w for w in (qualifier, noun) if w)
-        searched = f"no {lead} in {target_label}{when} among {len(records)} {noun}s on record"
+        searched = describe_search(len(records))
         if ignored:
-            searched += f" ({len(ignored)} matching record(s) not current or outside the window)"
+            searched += (f" ({len(ignored)} matching record{'' if len(ignored) == 1 else 's'} "
+                         "not counted: refuted, entered in error, not current or outside the "
+                         "window)")
         if undecided:
             record, coding = undecided[0]
             return Finding(
@@ -322,14 +431,9 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
                 f"{noun} {_describe_record(coding, record)} is in {target_label} but its "
                 f"dates do not show whether it counts{when or ' now'}",
                 tuple(_record_evidence(rec, cod) for rec, cod in undecided),
-                (f"end date of {noun} {coding.code}",),
+                (f"{_MISSING_DATE[kind]} of {noun} {coding.code}",),
             )
-        if open_world:
-            return Finding(None, searched + "; absence is not proof for this criterion",
-                           tuple(_record_evidence(rec, cod) for rec, cod in ignored),
-                           (f"whether the patient has {lead} in {target_label}{when}",))
-        return Finding(False, searched,
-                       tuple(_record_evidence(rec, cod) for rec, cod in ignored))
+        return absent_finding(searched, tuple(_record_evidence(rec, cod) for rec, cod in ignored))
 
     return Node(test, explain)
 
@@ -346,6 +450,10 @@ def _procedures(p: Patient) -> tuple[Record, ...]:
     return p.procedures
 
 
+_INDEXED: dict[str, Callable[[Context], IndexedRecords]] = {
+    "condition": Context.conditions, "history": Context.conditions,
+    "medication": Context.medications, "procedure": Context.procedures,
+}
 _RECORD_GETTERS: dict[str, Callable[[Patient], tuple[Record, ...]]] = {
     "condition": _conditions, "history": _conditions,
     "medication": _medications, "procedure": _procedures,
@@ -365,8 +473,8 @@ _AGE_UNITS = {"years": "years", "year": "years", "months": "months", "month": "m
 
 
 def _age_evidence(birth: date, age: int, unit: str, as_of: date) -> Evidence:
-    return Evidence(record_type="patient", display="birth date", value=birth.isoformat(),
-                    date=birth, note=f"age {age} {unit} at {as_of}")
+    return Evidence(record_type="patient", display="birth date", date=birth,
+                    note=f"age {age} {unit} at {as_of}")
 
 
 _NO_BIRTH_DATE = Finding(None, "age unknown: no birth date recorded", (), ("birth date",))
@@ -408,7 +516,7 @@ def _build_age(node: r.Compare | r.Between | r.InList) -> Node:
 
     def test(ctx: Context) -> Truth:
         birth = ctx.patient.birth_date
-        if birth is None:
+        if birth is None or birth > ctx.as_of:
             return None
         return check(age_in(birth, ctx.as_of, unit))
 
@@ -462,9 +570,10 @@ _PREGNANCY_CODES = compile_matcher((
     r.CodeRef("icd10cm", "Z33.1"), r.CodeRef("icd10cm", "Z34", "descendants"),
     r.CodeRef("icd10cm", "O09", "descendants"), r.CodeRef("snomed", "77386006"),
 ))
-# A recorded status older than this no longer answers the question: a negative status
-# goes stale after 30 days (protocols usually ask for a test within 7-14 days), a
-# positive one after a full term.
+# A recorded status must be dated on or before the as-of date, and no older than this:
+# a negative status goes stale after 30 days (protocols usually ask for a test within
+# 7-14 days), a positive one (status or pregnancy condition) after a full term.
+PREGNANCY_BIT = 1  # every Screener's code index registers the pregnancy codes first
 NOT_PREGNANT_VALID_DAYS = 30
 PREGNANT_VALID_DAYS = 280
 CHILDBEARING_AGE = (10, 55)  # years, inclusive; outside it pregnancy is taken as FALSE
@@ -473,27 +582,35 @@ CHILDBEARING_AGE = (10, 55)  # years, inclusive; outside it pregnancy is taken a
 def _pregnancy_state(ctx: Context) -> tuple[Truth, str, object]:
     """The pregnancy decision and which rule made it, without building any text."""
     p, as_of = ctx.patient, ctx.as_of
-    for c in p.conditions:
-        coding = _matching_coding(c.codes, _PREGNANCY_CODES)
-        if coding and c.verification_status not in _IGNORED_VERIFICATION and \
-                _condition_truth(c, as_of, None, history=False):
-            return True, "condition", (c, coding)
+    union, entries = ctx.conditions()
+    if union & PREGNANCY_BIT:
+        for c, mask in entries:
+            if mask & PREGNANCY_BIT and isinstance(c, Condition) and \
+                    c.verification_status not in _IGNORED_VERIFICATION and \
+                    _condition_truth(c, as_of, None, history=False) and \
+                    (c.onset is None or (as_of - c.onset).days <= PREGNANT_VALID_DAYS):
+                coding = _matching_coding(c.codes, _PREGNANCY_CODES)
+                return True, "condition", (c, coding)
     status = p.pregnancy
-    stale = None
-    if status is not None and status.status != "unknown" and status.date is not None \
-            and status.date <= as_of:
-        limit = PREGNANT_VALID_DAYS if status.status == "pregnant" else NOT_PREGNANT_VALID_DAYS
-        if (as_of - status.date).days > limit:
-            stale, status = (status, limit), None
+    unusable: str | None = None
     if status is not None and status.status != "unknown":
-        return status.status == "pregnant", "status", status
+        limit = PREGNANT_VALID_DAYS if status.status == "pregnant" else NOT_PREGNANT_VALID_DAYS
+        said = status.status.replace("_", " ")
+        if status.date is None:
+            unusable = f"the recorded status ({said}) has no date"
+        elif status.date > as_of:
+            unusable = f"the recorded status ({said}, {status.date}) is after the as-of date"
+        elif (as_of - status.date).days > limit:
+            unusable = f"the last status ({said}, {status.date}) is older than {limit} days"
+        else:
+            return status.status == "pregnant", "status", status
     if p.sex == "male":
         return False, "male", None
     if p.sex == "female" and p.birth_date is not None:
         age = age_in(p.birth_date, as_of, "years")
         if not CHILDBEARING_AGE[0] <= age <= CHILDBEARING_AGE[1]:
             return False, "age", age
-    return None, "missing", stale
+    return None, "missing", unusable
 
 
 def _pregnancy_test(ctx: Context) -> Truth:
@@ -520,25 +637,40 @@ def _pregnancy_explain(ctx: Context) -> Finding:
         low, high = CHILDBEARING_AGE
         return Finding(False, f"female aged {data}, outside child-bearing age {low}–{high}",
                        (_age_evidence(birth, cast(int, data), "years", ctx.as_of),))
-    stale_note = ""
     if data is not None:
-        old, limit = cast(tuple[PregnancyStatus, int], data)
-        stale_note = (f"; the last status ({old.status.replace('_', ' ')}, {old.date}) "
-                      f"is older than {limit} days")
-    return Finding(None, "pregnancy status is not recorded" + stale_note, (),
+        return Finding(None, f"no usable pregnancy status: {data}", (),
+                       ("current pregnancy status (e.g. a pregnancy test)",))
+    return Finding(None, "pregnancy status is not recorded", (),
                    ("current pregnancy status (e.g. a pregnancy test)",))
 
 
 # ---- manual criteria -----------------------------------------------------------------
 
 
-def _attestation_for(attestations: tuple[Attestation, ...], criterion_id: str,
-                     text: str) -> Attestation | None:
+def _attested_on(a: Attestation) -> date:
+    return a.at.date() if isinstance(a.at, datetime) else a.at
+
+
+def _attested_instant(a: Attestation) -> datetime:
+    """A comparable instant: aware times in UTC, naive ones and plain dates taken as UTC."""
+    at = a.at
+    if not isinstance(at, datetime):
+        return datetime(at.year, at.month, at.day, tzinfo=UTC)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def _attestation_for(attestations: tuple[Attestation, ...], criterion_id: str, text: str,
+                     as_of: date) -> Attestation | None:
+    """The latest attestation answering this manual item, made on or before the as-of date."""
     chosen: Attestation | None = None
     for a in attestations:
         if a.criterion != criterion_id or (a.item is not None and a.item != text):
             continue
-        if chosen is None or str(a.at) >= str(chosen.at):
+        if _attested_on(a) > as_of:
+            continue
+        if chosen is None or _attested_instant(a) >= _attested_instant(chosen):
             chosen = a
     return chosen
 
@@ -547,18 +679,18 @@ def _build_manual(node: r.Manual, env: _Env) -> Node:
     criterion_id, text = env.criterion_id, node.text
 
     def test(ctx: Context) -> Truth:
-        found = _attestation_for(ctx.patient.attestations, criterion_id, text)
+        found = _attestation_for(ctx.patient.attestations, criterion_id, text, ctx.as_of)
         return None if found is None else found.answer
 
     def explain(ctx: Context) -> Finding:
-        found = _attestation_for(ctx.patient.attestations, criterion_id, text)
+        found = _attestation_for(ctx.patient.attestations, criterion_id, text, ctx.as_of)
         if found is None:
             return Finding(None, f"awaiting a coordinator's check: \"{text}\"", (),
                            (f"attestation for {criterion_id}: {text}",))
         answer = "yes" if found.answer else "no"
         note = f" ({found.note})" if found.note else ""
         ev = Evidence(record_type="attestation", display=text, value=answer,
-                      date=found.at if isinstance(found.at, date) else None,
+                      date=_attested_on(found),
                       note=f"by {found.by} at {found.at}{note}")
         return Finding(found.answer, f"\"{text}\" attested {answer} by {found.by}", (ev,))
 
@@ -668,7 +800,7 @@ def _build(expr: r.Expr, env: _Env) -> Node:
 
                 def ref_explain(ctx: Context, _name: str = name) -> Finding:
                     f = inner_explain(ctx)
-                    return Finding(f.truth, f"{_name}: {f.reason}", f.evidence, f.missing)
+                    return Finding(f.truth, f"`{_name}`: {f.reason}", f.evidence, f.missing)
 
                 env.defines[name] = Node(inner.test, ref_explain)
             return env.defines[name]
@@ -679,6 +811,12 @@ def _build(expr: r.Expr, env: _Env) -> Node:
 _STATUS = {
     (True, True): Status.PASS, (True, False): Status.FAIL,
     (False, True): Status.FAIL, (False, False): Status.PASS,
+}
+
+
+_STATUS_BY_TRUTH: dict[bool, dict[Truth, Status]] = {
+    True: {True: Status.PASS, False: Status.FAIL, None: Status.UNKNOWN},
+    False: {True: Status.FAIL, False: Status.PASS, None: Status.UNKNOWN},
 }
 
 
@@ -707,17 +845,21 @@ class Screener:
     def __init__(self, protocol: r.Protocol) -> None:
         self.protocol = protocol
         matchers = {vs.name: compile_matcher(vs.codes) for vs in protocol.valuesets}
+        self._codes = CodeIndex()
+        assert self._codes.bit(_PREGNANCY_CODES) == PREGNANCY_BIT
         compiled = []
         for c in protocol.criteria:
             world = protocol.open_world if c.open_world is None else c.open_world
-            env = _Env(protocol, matchers, c.id, world)
+            env = _Env(protocol, matchers, self._codes, c.id, world)
             compiled.append(_CompiledCriterion(
                 c, c.kind is r.CriterionKind.INCLUSION, _build(c.expr, env), expr_text(c.expr)))
         self._criteria = tuple(compiled)
         self._tests = tuple((cc.node.test, cc.inclusion) for cc in compiled)
+        self._status_tests = tuple(
+            (cc.node.test, _STATUS_BY_TRUTH[cc.inclusion]) for cc in compiled)
 
     def verdict(self, patient: Patient, as_of: date) -> Verdict:
-        ctx = Context(patient, as_of)
+        ctx = Context(patient, as_of, self._codes)
         unresolved = False
         for test, inclusion in self._tests:
             truth = test(ctx)
@@ -728,16 +870,16 @@ class Screener:
         return Verdict.NEEDS_REVIEW if unresolved else Verdict.ELIGIBLE
 
     def statuses(self, patient: Patient, as_of: date) -> tuple[Status, ...]:
-        ctx = Context(patient, as_of)
-        return tuple(status_of(test(ctx), inclusion) for test, inclusion in self._tests)
+        ctx = Context(patient, as_of, self._codes)
+        return tuple([statuses[test(ctx)] for test, statuses in self._status_tests])
 
     def screen(self, patient: Patient, as_of: date) -> ScreeningResult:
-        ctx = Context(patient, as_of)
+        ctx = Context(patient, as_of, self._codes)
         results = []
         to_resolve: list[ToResolve] = []
         for cc in self._criteria:
             finding = cc.node.explain(ctx)
-            status = status_of(finding.truth, cc.inclusion)
+            status = _STATUS_BY_TRUTH[cc.inclusion][finding.truth]
             results.append(CriterionResult(
                 id=cc.criterion.id, kind=cc.criterion.kind.value, text=cc.criterion.text,
                 status=status, expression=cc.expression, truth=TRUTH_WORD[finding.truth],

@@ -24,6 +24,9 @@ def protocol_source(ref: str | Path) -> Source:
             return Source(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             raise UsageError(f"cannot read protocol {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"cannot read protocol {path}: it is not UTF-8 text",
+                             "save the file as UTF-8") from None
     bundled = resources.files("eligo").joinpath("protocols", f"{ref}.elig")
     if bundled.is_file():
         return Source(bundled.read_text(encoding="utf-8"), f"{ref}.elig")

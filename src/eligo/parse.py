@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from lark.tree import Meta
+from lark.tree import Meta, Tree
 
 from eligo import rules as r
 from eligo.errors import Diagnostic, ProtocolError
@@ -49,6 +49,25 @@ _CRITERION_SHAPE = (
 )
 
 
+_HEADER_SHAPE = 'a protocol starts with its header: trial NCT01224327 "Title"'
+
+# Terminals that can start a rule; when all are expected they are named as one.
+_RULE_START = frozenset({"LPAR", "AT", "HAD", "HAS", "MANUAL", "NOT", "PREGNANT", "TAKING", "NAME"})
+_A_RULE = "a rule (such as `age >= 18 years`, `has condition NAME`, `pregnant` or a define's name)"
+
+# Tokens that a criterion id written without its quoted text is lexed as.
+_ID_LIKE = frozenset({"NAME", "TRIAL_ID", "CODE", "UNIT"})
+
+# Keywords a name may begin with by accident (`andx` is a name, not `and x`).
+_KEYWORDS = ("and", "or", "not", "within", "of")
+
+# Deeper nesting than this is refused before the (recursive) tree transformation.
+MAX_DEPTH = 100
+
+# Whole numbers (counts, windows) longer than this are refused rather than converted.
+MAX_INT_DIGITS = 9
+
+
 def _words(terminal: str) -> str:
     if terminal in _TERMINAL_WORDS:
         return _TERMINAL_WORDS[terminal]
@@ -56,7 +75,12 @@ def _words(terminal: str) -> str:
 
 
 def _expected_words(expected: set[str]) -> str:
-    names = sorted({_words(t) for t in expected if not t.startswith("__")})
+    shown = {t for t in expected if not t.startswith("__")}
+    words: set[str] = set()
+    if shown >= _RULE_START:
+        shown -= _RULE_START
+        words.add(_A_RULE)
+    names = sorted(words | {_words(t) for t in shown})
     if not names:
         return "something else"
     if len(names) == 1:
@@ -67,24 +91,72 @@ def _expected_words(expected: set[str]) -> str:
 def _describe(token: Token) -> str:
     if token.type == "$END":
         return "end of file"
-    return f"`{token.value}`"
+    value = str(token.value)
+    if len(value) > 40:
+        value = value[:37] + "..."
+    return f"`{value}`"
+
+
+def _accepted(err: UnexpectedInput, fallback: set[str]) -> set[str]:
+    """The terminals the parser could really take here (LALR's lookahead sets are merged)."""
+    interactive = getattr(err, "interactive_parser", None)
+    if interactive is None:
+        return fallback
+    accepts = cast(set[str], interactive.accepts())
+    return accepts or fallback
+
+
+def _next_char(text: str, pos: int) -> str:
+    rest = text[pos:].lstrip(" \t")
+    return rest[:1]
+
+
+def _bleed_note(token: Token, expected: set[str]) -> str | None:
+    """`andx` where `and` was possible: say that it is one name, not the keyword."""
+    if token.type not in _ID_LIKE:
+        return None
+    word = str(token.value)
+    for keyword in _KEYWORDS:
+        if word.startswith(keyword) and len(word) > len(keyword) and keyword.upper() in expected:
+            return (f"`{word}` is one name, not the keyword `{keyword}`; "
+                    f"if you meant `{keyword}`, put a space after it")
+    return None
 
 
 def _syntax_diagnostic(source: Source, err: UnexpectedInput) -> Diagnostic:
     text = source.text
     if isinstance(err, UnexpectedToken):
         token = err.token
-        if token.type == "$END":
-            start = len(text.rstrip())
-            span = Span(max(0, start - 1), max(start, 1)) if text else Span(0, 0)
-            message = "unexpected end of file"
-        else:
-            span = _tok_span(token)
-            span = Span(span.start, max(span.end, span.start + 1))
-            message = f"unexpected {_describe(token)}"
-        expected = set(err.expected)
+        expected = _accepted(err, set(err.expected))
         hint = f"expected {_expected_words(expected)}"
-        if ("CRITERION_ID" in expected and token.type != "$END") or (
+        if token.type == "$END":
+            # $END borrows the position of the last token: point just past it.
+            end = token.end_pos if token.end_pos is not None else len(text.rstrip())
+            end = max(0, min(end, len(text)))
+            span = Span(end, end)
+            message = "unexpected end of file"
+            if "TRIAL" in expected:
+                message, hint = "the protocol is empty", _HEADER_SHAPE
+            return Diagnostic("syntax", message, span, hint)
+        span = _tok_span(token)
+        span = Span(span.start, max(span.end, span.start + 1))
+        message = f"unexpected {_describe(token)}"
+        if "TRIAL" in expected:
+            hint = f"{hint}; {_HEADER_SHAPE}"
+        elif "CRITERION_ID" in expected and token.type == "STRING":
+            message = f"criterion {_describe(token)} has no id"
+            hint = f'start each criterion with its id: I1 {_describe(token)[1:-1]}: ...'
+        elif ("CRITERION_ID" in expected and token.type in _ID_LIKE
+              and _next_char(text, span.end) == ":"):
+            message = f"criterion {_describe(token)} has no quoted text"
+            hint = ("write the protocol's wording in quotes between the id and the colon: "
+                    f'{token.value} "...": ...')
+        elif expected == {"COLON", "LSQB"}:
+            hint = ("expected `:` between the criterion's text and its rule "
+                    "(or `[open world]` / `[closed world]` before the colon)")
+        elif note := _bleed_note(token, expected):
+            hint = f"{note}; {hint}"
+        elif expected & {"CRITERION_ID", "COLON"} or (
             expected == {"STRING"} and token.type == "COLON"
         ):
             hint = f"{hint}; {_CRITERION_SHAPE}"
@@ -92,7 +164,7 @@ def _syntax_diagnostic(source: Source, err: UnexpectedInput) -> Diagnostic:
     if isinstance(err, UnexpectedCharacters):
         pos = err.pos_in_stream or 0
         char = text[pos] if pos < len(text) else ""
-        allowed = set(err.allowed or ())
+        allowed = _accepted(err, set(err.allowed or ()))
         char_hint = f"expected {_expected_words(allowed)}" if allowed else None
         if char == '"':
             return Diagnostic(
@@ -101,8 +173,10 @@ def _syntax_diagnostic(source: Source, err: UnexpectedInput) -> Diagnostic:
                 Span(pos, pos + 1),
                 'close the text with `"`; write a quote inside it as \\"',
             )
+        shown = char if char.isprintable() else f"U+{ord(char):04X}" if char else "end of file"
         return Diagnostic(
-            "syntax", f"unexpected character `{char}`", Span(pos, pos + 1), char_hint
+            "syntax", f"unexpected character `{shown}`", Span(pos, min(pos + 1, len(text))),
+            char_hint,
         )
     if isinstance(err, UnexpectedEOF):
         end = len(text)
@@ -152,7 +226,25 @@ _TIME_UNITS: dict[str, r.TimeUnit] = {
 
 @v_args(meta=True)
 class _ToRules(Transformer[Token, Any]):
-    """Each method builds the rule object for the production of the same name."""
+    """Each method builds the rule object for the production of the same name.
+
+    Problems found while building (a number too large to hold) are collected in
+    ``diagnostics`` instead of raised, so that no ``VisitError`` escapes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diagnostics: list[Diagnostic] = []
+
+    def _int(self, token: Token, what: str, placeholder: int) -> int:
+        digits = str(token).lstrip("0")
+        if len(digits) <= MAX_INT_DIGITS:
+            return int(str(token))
+        self.diagnostics.append(Diagnostic(
+            "bad-number", f"{_describe(token)} is too large for {what}", _tok_span(token),
+            f"use a whole number of at most {MAX_INT_DIGITS} digits",
+        ))
+        return placeholder
 
     # header: TRIAL TRIAL_ID STRING? version?
     def header(self, meta: Meta, ch: list[Any]) -> tuple[str, str | None, str | None]:
@@ -236,8 +328,9 @@ class _ToRules(Transformer[Token, Any]):
         return r.Manual(_unquote(_tokens(ch, "STRING")[0]), _span(meta))
 
     def at_least(self, meta: Meta, ch: list[Any]) -> r.AtLeast:
-        count = int(_tokens(ch, "INT")[0])
-        return r.AtLeast(count, tuple(_nodes(ch)), _span(meta))
+        operands = tuple(_nodes(ch))
+        count = self._int(_tokens(ch, "INT")[0], "a count", len(operands))
+        return r.AtLeast(count, operands, _span(meta))
 
     def reference(self, meta: Meta, ch: list[Any]) -> r.Reference:
         return r.Reference(str(ch[0]), _span(meta))
@@ -300,13 +393,14 @@ class _ToRules(Transformer[Token, Any]):
         return r.InlineCodes(_nodes(ch)[0], _span(meta))
 
     def window(self, meta: Meta, ch: list[Any]) -> r.Window:
-        amount = int(_tokens(ch, "INT")[0])
+        amount = self._int(_tokens(ch, "INT")[0], "a time window", 1)
         unit = _TIME_UNITS[str(_tokens(ch, "TIME_UNIT")[0])]
         return r.Window(amount, unit, _span(meta))
 
 
 def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
+    first_heading: dict[str, Span] = {}
     trial_id, title, version = tree.children[0]
     open_world = False
     valuesets: list[r.ValueSet] = []
@@ -321,11 +415,14 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
             open_world = True
         else:
             kind, span, criteria = item
-            if kind in sections:
+            if kind in first_heading:
+                first_line, _ = source.line_col(first_heading[kind].start)
                 diagnostics.append(Diagnostic(
                     "duplicate-section", f"a second `{kind}` section", span,
+                    f"the first is on line {first_line}; "
                     f"put all {kind} criteria under one `{kind}` heading",
                 ))
+            first_heading.setdefault(kind, span)
             if not criteria:
                 diagnostics.append(Diagnostic(
                     "empty-section", f"the `{kind}` section has no criteria", span,
@@ -340,7 +437,7 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
         if kind not in sections:
             diagnostics.append(Diagnostic(
                 "missing-section", f"the protocol has no `{kind}` section",
-                Span(max(0, end - 1), max(end, 1)),
+                Span(end, end),
                 f"every protocol states both sections; write `{kind}` followed by its criteria",
             ))
     protocol = r.Protocol(
@@ -360,5 +457,25 @@ def parse_protocol(source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
         tree = parser().parse(source.text)
     except UnexpectedInput as err:
         raise ProtocolError(source, [_syntax_diagnostic(source, err)]) from None
-    transformed: Any = _ToRules().transform(tree)
-    return _assemble(transformed, source)
+    too_deep = _too_deep(tree)
+    if too_deep is not None:
+        raise ProtocolError(source, [too_deep])
+    builder = _ToRules()
+    transformed: Any = builder.transform(tree)
+    protocol, diagnostics = _assemble(transformed, source)
+    return protocol, [*builder.diagnostics, *diagnostics]
+
+
+def _too_deep(tree: Tree[Token]) -> Diagnostic | None:
+    """A diagnostic for the first node nested deeper than MAX_DEPTH, found without recursion."""
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return Diagnostic(
+                "too-deep", f"this rule is nested more than {MAX_DEPTH} levels deep",
+                _span(node.meta),
+                "split it into defines and refer to them by name",
+            )
+        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
+    return None

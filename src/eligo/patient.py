@@ -8,17 +8,36 @@ naming the field path and the offending value.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from eligo.errors import FieldIssue, PatientDataError
 from eligo.terminology import normalize_code, system_name
 
 Sex = Literal["female", "male", "other", "unknown"]
+
+
+def _no_number(value: Any) -> Any:
+    # pydantic reads numbers as Unix timestamps; in clinical data a number is a mistake.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected a date written as YYYY-MM-DD, not a number")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_no_number)]
+DateTime = Annotated[dt.datetime, BeforeValidator(_no_number)]
 
 
 class _Model(BaseModel):
@@ -49,8 +68,8 @@ class Condition(_Model):
 
     id: str | None = None
     codes: tuple[Coding, ...] = Field(min_length=1)
-    onset: dt.date | None = None
-    abatement: dt.date | None = None
+    onset: Date | None = None
+    abatement: Date | None = None
     clinical_status: Literal[
         "active", "recurrence", "relapse", "inactive", "remission", "resolved"
     ] | None = Field(default=None, description="FHIR Condition.clinicalStatus")
@@ -65,8 +84,8 @@ class Medication(_Model):
 
     id: str | None = None
     codes: tuple[Coding, ...] = Field(min_length=1)
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Date | None = None
+    end: Date | None = None
     status: Literal[
         "active", "completed", "stopped", "on-hold", "intended", "not-taken", "unknown",
         "entered-in-error",
@@ -76,12 +95,12 @@ class Medication(_Model):
 class Procedure(_Model):
     id: str | None = None
     codes: tuple[Coding, ...] = Field(min_length=1)
-    date: dt.date | None = None
+    date: Date | None = None
     status: Literal[
         "preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
         "entered-in-error", "unknown",
-    ] | None = Field(default=None, description="FHIR Procedure.status; only completed (or "
-                     "unstated) procedures count")
+    ] | None = Field(default=None, description="FHIR Procedure.status; only completed, unknown or "
+                     "unstated procedures count")
 
 
 class Observation(_Model):
@@ -91,7 +110,7 @@ class Observation(_Model):
     codes: tuple[Coding, ...] = Field(min_length=1)
     value: float | str | bool | None = None
     unit: str | None = Field(default=None, description="UCUM unit of a numeric value")
-    date: dt.date | None = None
+    date: Date | None = None
     status: Literal[
         "registered", "preliminary", "final", "amended", "corrected", "cancelled",
         "entered-in-error", "unknown",
@@ -102,7 +121,7 @@ class PregnancyStatus(_Model):
     """Pregnancy status as recorded (LOINC 82810-3 in FHIR), with the date it was assessed."""
 
     status: Literal["pregnant", "not_pregnant", "unknown"]
-    date: dt.date | None = None
+    date: Date | None = None
 
 
 class Attestation(_Model):
@@ -111,7 +130,7 @@ class Attestation(_Model):
     criterion: str = Field(description="Criterion id, e.g. I3")
     answer: bool = Field(description="true/yes: the manual statement holds; false/no: it does not")
     by: str = Field(min_length=1, description="Who attested")
-    at: dt.datetime | dt.date = Field(description="When")
+    at: Date | DateTime = Field(description="When (a date, or a date and time)")
     note: str | None = None
     item: str | None = Field(default=None, description="The manual text this answers, when a "
                              "criterion has several manual parts; otherwise all of them")
@@ -121,7 +140,7 @@ class Patient(_Model):
     """A patient profile for screening."""
 
     id: str = Field(min_length=1)
-    birth_date: dt.date | None = None
+    birth_date: Date | None = None
     sex: Sex | None = None
     pregnancy: PregnancyStatus | None = None
     conditions: tuple[Condition, ...] = ()
@@ -138,7 +157,7 @@ class FixtureExpectation(_Model):
     """What a test fixture expects of one protocol: its as-of date, verdict and criteria."""
 
     protocol: str
-    as_of: dt.date
+    as_of: Date
     verdict: Verdict
     failing: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
@@ -162,14 +181,73 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out or "(document)"
 
 
+# Names pydantic puts in an error location for the member of a union it tried.
+_UNION_MEMBERS = frozenset({"float", "str", "bool", "int", "date", "datetime", "none"})
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it (JSON-like), not as a Python repr."""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model whose fields are valid at ``loc`` (for did-you-mean on unknown keys)."""
+    model: type[BaseModel] | None = FixtureDocument if loc and loc[0] in (
+        "fixture", "patient") else Patient
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = next((m for m in _models_in(field.annotation)), None)
+    return model
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
 def _issues(err: ValidationError) -> list[FieldIssue]:
-    issues = []
+    merged: dict[str, tuple[list[str], str | None]] = {}
     for e in err.errors(include_url=False):
-        # Drop the union/tag branch names pydantic inserts, keep the data path.
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and "[" in p))
-        value = None if e["type"] == "missing" else repr(e.get("input"))[:80]
-        issues.append(FieldIssue(_path(loc), e["msg"], value))
-    return issues
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (
+            "[" in p or p in _UNION_MEMBERS)))
+        message = e["msg"]
+        if e["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            model = _model_at(loc[:-1])
+            if model is not None:
+                close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+                message = f"unknown field; did you mean `{close[0]}`?" if close else (
+                    "unknown field; expected one of " + ", ".join(model.model_fields))
+        value = None if e["type"] == "missing" else _shown(e.get("input"))
+        messages, _ = merged.setdefault(_path(loc), ([], value))
+        if message not in messages:
+            messages.append(message)
+    return [FieldIssue(path, "; or ".join(messages), value)
+            for path, (messages, value) in merged.items()]
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML's safe loader, leaving dates as text for the profile model to validate.
+
+    PyYAML would build dates itself and fail on an impossible one (2020-02-30) with no
+    field path; as text, validation names the field and shows the value as written.
+    """
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def read_document(path: Path) -> Any:
@@ -183,7 +261,7 @@ def read_document(path: Path) -> Any:
         raise PatientDataError(str(path), [FieldIssue("(file)", "not UTF-8 text")]) from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_TextDatesLoader)  # a SafeLoader subclass
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PatientDataError(str(path), [FieldIssue(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 from typing import cast
@@ -165,15 +164,36 @@ def nearest_icd10cm(code: str, limit: int = 3) -> list[str]:
     return difflib.get_close_matches(category, categories, n=limit, cutoff=0.5)
 
 
-@dataclass(frozen=True, slots=True)
-class CodeMatcher:
-    """A compiled value set: exact codes, descendant prefixes and ranges, per system."""
+MEMO_LIMIT = 100_000
 
-    exact: frozenset[tuple[str, str]]
-    prefixes: tuple[tuple[str, str], ...]
-    ranges: tuple[tuple[str, str, str], ...]
+
+class CodeMatcher:
+    """A compiled value set: exact codes, descendant prefixes and ranges, per system.
+
+    Answers are memoised per (system, code): a population repeats a few thousand codes,
+    so screening mostly costs one dict lookup per coding. The memo is bounded and only
+    caches a pure function, so results never depend on what was screened before.
+    """
+
+    __slots__ = ("_memo", "exact", "prefixes", "ranges")
+
+    def __init__(self, exact: frozenset[tuple[str, str]], prefixes: tuple[tuple[str, str], ...],
+                 ranges: tuple[tuple[str, str, str], ...]) -> None:
+        self.exact = exact
+        self.prefixes = prefixes
+        self.ranges = ranges
+        self._memo: dict[tuple[str, str], bool] = {}
 
     def matches(self, system: str, code: str) -> bool:
+        key = (system, code)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._lookup(system, code)
+            if len(self._memo) < MEMO_LIMIT:
+                self._memo[key] = hit
+        return hit
+
+    def _lookup(self, system: str, code: str) -> bool:
         if (system, code) in self.exact:
             return True
         for sys_, prefix in self.prefixes:

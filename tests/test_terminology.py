@@ -1,0 +1,166 @@
+"""Code systems: validity checks, normalisation and value-set matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from eligo.rules import CodeMatch, CodeRef
+from eligo.terminology import code_problem, compile_matcher, normalize_code, system_name
+
+
+def problem(system: str, code: str, match: CodeMatch = "exact") -> str | None:
+    return code_problem(CodeRef(system, code, match))
+
+
+# ---- ICD-10-CM ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["K74.60", "K74.6", "K74", "C22.0", "C7A.00", "C4A.9", "Z33.1", "O09.511", "k7460",
+     "K7460", "A41.9"],
+)
+def test_valid_icd10cm(code: str) -> None:
+    assert problem("icd10cm", code) is None
+
+
+@pytest.mark.parametrize("code", ["K74.99", "K7", "Q99.99", "KK4.60", "123", "K74.6000"])
+def test_invalid_icd10cm(code: str) -> None:
+    assert problem("icd10cm", code) == f"{code} is not an ICD-10-CM code"
+
+
+def test_icd10cm_ranges_and_descendants() -> None:
+    assert problem("icd10cm", "C00-C96", "range") is None
+    assert problem("icd10cm", "K74.6", "descendants") is None
+    backwards = problem("icd10cm", "C96-C00", "range")
+    assert backwards is not None
+    assert "runs backwards" in backwards
+    bad_end = problem("icd10cm", "C00-C99", "range")
+    assert bad_end == "C99 is not an ICD-10-CM code"
+
+
+@pytest.mark.parametrize("system", ["snomed", "loinc", "atc"])
+def test_ranges_and_descendants_need_icd10cm(system: str) -> None:
+    code = {"snomed": "19943007", "loinc": "718-7", "atc": "C10AA05"}[system]
+    descendants = problem(system, code, "descendants")
+    assert descendants is not None
+    assert "descendants" in descendants
+    ranged = problem(system, f"{code}-{code}", "range")
+    assert ranged is not None
+
+
+# ---- SNOMED CT, LOINC, ATC, RxNorm, CPT ---------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["19943007", "77386006", "363346000", "18027006", "91302008"])
+def test_valid_snomed_verhoeff(code: str) -> None:
+    assert problem("snomed", code) is None
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["19943008", "19943070",  # one wrong digit, two digits transposed
+     "12345", "1234567890123456789", "1994300X", "", "-19943007"],
+)
+def test_invalid_snomed(code: str) -> None:
+    found = problem("snomed", code)
+    assert found is not None
+    assert "SNOMED CT" in found
+
+
+@pytest.mark.parametrize("code", ["718-7", "2160-0", "2345-7", "1742-6", "82810-3"])
+def test_valid_loinc_check_digit(code: str) -> None:
+    assert problem("loinc", code) is None
+
+
+@pytest.mark.parametrize("code", ["718-8", "2160-1", "7187", "718-", "-7", "71a-7", "718-77"])
+def test_invalid_loinc(code: str) -> None:
+    found = problem("loinc", code)
+    assert found is not None
+    assert "LOINC" in found
+
+
+@pytest.mark.parametrize("code", ["C", "C10", "C10A", "C10AA", "C10AA05", "c10aa05", "L04AX07"])
+def test_valid_atc_levels(code: str) -> None:
+    assert problem("atc", code) is None
+
+
+@pytest.mark.parametrize("code", ["C1", "C10AA5", "1C10", "C10AA055", "CC10", "C10A05"])
+def test_invalid_atc(code: str) -> None:
+    found = problem("atc", code)
+    assert found is not None
+    assert "ATC" in found
+
+
+def test_rxnorm_and_cpt() -> None:
+    assert problem("rxnorm", "83367") is None
+    assert problem("rxnorm", "1234567890") is not None
+    assert problem("rxnorm", "8336a") is not None
+    assert problem("cpt", "47135") is None
+    assert problem("cpt", "4713") is not None
+    assert problem("hcpcs", "J1234") is None
+
+
+# ---- normalisation and systems ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "expected"),
+    [
+        ("icd10cm", "k7460", "K74.60"),
+        ("icd10cm", " K74.60 ", "K74.60"),
+        ("icd10cm", "K74.60", "K74.60"),
+        ("icd10cm", "k74", "K74"),
+        ("icd10cm", "K74.", "K74"),
+        ("icd10cm", "c7a00", "C7A.00"),
+        ("icd10cm", "O09511", "O09.511"),
+        ("atc", "c10aa05", "C10AA05"),
+        ("cpt", "0001f", "0001F"),
+        ("snomed", " 19943007 ", "19943007"),
+        ("loinc", "718-7", "718-7"),
+        ("rxnorm", "83367", "83367"),
+    ],
+)
+def test_normalize_code(system: str, code: str, expected: str) -> None:
+    assert normalize_code(system, code) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("icd10cm", "icd10cm"),
+        ("ICD10CM", "icd10cm"),
+        ("http://hl7.org/fhir/sid/icd-10-cm", "icd10cm"),
+        ("http://hl7.org/fhir/sid/icd-10-cm/", "icd10cm"),
+        ("http://snomed.info/sct", "snomed"),
+        ("http://loinc.org", "loinc"),
+        ("http://www.nlm.nih.gov/research/umls/rxnorm", "rxnorm"),
+        ("http://www.whocc.no/atc", "atc"),
+        ("http://hl7.org/fhir/sid/icd-10", None),  # WHO ICD-10 is another system
+        ("http://example.org/codes", None),
+    ],
+)
+def test_system_name(given: str, expected: str | None) -> None:
+    assert system_name(given) == expected
+
+
+# ---- matching ----------------------------------------------------------------------------
+
+
+def test_compile_matcher() -> None:
+    matcher = compile_matcher([
+        CodeRef("icd10cm", "k74.6", "descendants"),
+        CodeRef("icd10cm", "C00-C96", "range"),
+        CodeRef("snomed", "19943007"),
+        CodeRef("atc", "c10aa05"),
+    ])
+    assert matcher.matches("icd10cm", "K74.6")
+    assert matcher.matches("icd10cm", "K74.69")
+    assert not matcher.matches("icd10cm", "K74.5")
+    assert matcher.matches("icd10cm", "C7A.00")
+    assert matcher.matches("icd10cm", "C96.Z")
+    assert not matcher.matches("icd10cm", "D00.0")
+    assert matcher.matches("snomed", "19943007")
+    assert not matcher.matches("snomed", "199430071")
+    assert not matcher.matches("icd10cm", "19943007")
+    assert matcher.matches("atc", "C10AA05")
