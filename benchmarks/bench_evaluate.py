@@ -43,6 +43,7 @@ from eligo.compiler import compile_source
 from eligo.library import protocol_source
 from eligo.patient import Condition
 from eligo.rules import Protocol
+from eligo.terminology import normalize_code
 
 AS_OF = date(2024, 6, 1)
 PROTOCOL_ID = "NCT01224327"
@@ -86,7 +87,7 @@ SEVERE_ORGAN = CodeSet(frozenset({"I50.84", "N18.5", "N18.6", "Z99.2", "Z99.11",
 MALIGNANCY = CodeSet(icd_range=("C00", "C96"), snomed=frozenset({"363346000", "109841003"}))
 SEPSIS = CodeSet(frozenset({"A02.1", "A22.7", "A26.7", "A32.7", "A42.7", "B37.7"}),
                  ("A40", "A41", "R65.2"), snomed=frozenset({"91302008", "10001005"}))
-BILIARY = CodeSet(frozenset({"K83.1"}), ("K80.3", "K80.4", "K80.5", "K83.0"))
+BILIARY = CodeSet(frozenset({"K83.1"}), ("K80.3", "K80.4", "K80.5", "K80.6", "K80.7", "K83.0"))
 HEART_FAILURE = CodeSet(frozenset({"I11.0", "I13.0", "I13.2"}), ("I50",),
                         snomed=frozenset({"84114007", "88805009"}))
 RENAL_FAILURE = CodeSet(frozenset({"N18.5", "N18.6", "N19"}), ("N17",),
@@ -266,6 +267,15 @@ def handwritten_verdict(patient: Patient, as_of: date) -> str:
     return "NEEDS_REVIEW" if unsure else "ELIGIBLE"
 
 
+# The protocol's value sets and the hand-written code sets standing for them.
+HANDWRITTEN_VALUESETS = {
+    "cirrhosis": CIRRHOSIS, "end_stage_liver_disease": END_STAGE_LIVER,
+    "severe_organ_disease": SEVERE_ORGAN, "malignancy": MALIGNANCY, "sepsis": SEPSIS,
+    "biliary_disease": BILIARY, "heart_failure": HEART_FAILURE, "renal_failure": RENAL_FAILURE,
+    "respiratory_failure": RESPIRATORY_FAILURE, "portal_hepatic_thrombosis": THROMBOSIS,
+}
+
+
 # ==== patient generation ===================================================================
 
 SNOMED_URI = "http://snomed.info/sct"
@@ -284,8 +294,8 @@ POOLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                     "C96.9", "C00.0", "C91.10"), ("363346000", "109841003")),
     "sepsis": (("A41.9", "A41.9", "A41.51", "A40.0", "R65.20", "R65.21", "A02.1", "A22.7",
                 "A26.7", "A32.7", "A42.7", "B37.7"), ("91302008", "10001005")),
-    "biliary": (("K80.30", "K80.31", "K80.40", "K80.50", "K80.51", "K83.01", "K83.09",
-                 "K83.1"), ()),
+    "biliary": (("K80.30", "K80.31", "K80.40", "K80.50", "K80.51", "K80.60", "K80.62",
+                 "K80.70", "K80.71", "K83.01", "K83.09", "K83.1"), ()),
     "heart_failure": (("I50.9", "I50.22", "I50.32", "I11.0", "I13.0", "I13.2"),
                       ("84114007", "88805009")),
     "renal_failure": (("N17.9", "N17.0", "N19"), ("42399005",)),
@@ -520,6 +530,34 @@ def compile_protocol() -> Protocol:
     return compile_source(protocol_source(PROTOCOL_ID))
 
 
+def valueset_drift(protocol: Protocol) -> list[str]:
+    """Where the hand-written code sets differ from the compiled protocol's value sets.
+
+    Generated patients only draw codes the benchmark knows about, so a code added to the
+    protocol would otherwise go unnoticed by the agreement check.
+    """
+    problems = []
+    names = {vs.name for vs in protocol.valuesets}
+    if names != set(HANDWRITTEN_VALUESETS):
+        problems.append(f"value sets: protocol has {sorted(names)}, hand-written has "
+                        f"{sorted(HANDWRITTEN_VALUESETS)}")
+    for vs in protocol.valuesets:
+        codes = HANDWRITTEN_VALUESETS.get(vs.name)
+        if codes is None:
+            continue
+        mine = {("icd10cm", c, "exact") for c in codes.icd_exact}
+        mine |= {("icd10cm", c, "descendants") for c in codes.icd_prefixes}
+        mine |= {("snomed", c, "exact") for c in codes.snomed}
+        if codes.icd_range is not None:
+            mine.add(("icd10cm", "-".join(codes.icd_range), "range"))
+        theirs = {(c.system, c.code if c.match == "range" else normalize_code(c.system, c.code),
+                   c.match) for c in vs.codes}
+        if mine != theirs:
+            problems.append(f"{vs.name}: only in the protocol {sorted(theirs - mine)}, "
+                            f"only hand-written {sorted(mine - theirs)}")
+    return problems
+
+
 def disagreements(screener: Screener, patients: Sequence[Patient],
                   as_of: date = AS_OF) -> list[tuple[str, str, str]]:
     """(patient id, hand-written verdict, Screener.verdict) wherever the two differ."""
@@ -691,10 +729,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{i} {m['fail']}/{m['unknown']}" for i, m in mix.items()))
 
     # 3. agreement
+    drift = valueset_drift(protocol)
+    if drift:
+        print("\nFAIL: the hand-written code sets no longer match the protocol's value sets:")
+        for line in drift:
+            print(f"  {line}")
+        return 2
     wrong = disagreements(screener, patients)
     sample = patients[:5000]
     wrong_modes = mode_disagreements(screener, sample)
-    print(f"\nagreement: hand-written vs Screener.verdict on all {len(patients):,}: "
+    print(f"\nagreement: hand-written code sets = the protocol's {len(HANDWRITTEN_VALUESETS)} "
+          f"value sets; hand-written vs Screener.verdict on all {len(patients):,}: "
           f"{len(wrong)} disagreements; verdict/statuses/screen on {len(sample):,}: "
           f"{len(wrong_modes)} disagreements")
     if wrong or wrong_modes:

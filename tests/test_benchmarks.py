@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from eligo import Screener
+from eligo import Protocol, Screener
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_evaluate.py"
 
@@ -27,6 +27,11 @@ def bench() -> Iterator[ModuleType]:
         yield module
     finally:
         sys.modules.pop(spec.name, None)
+
+
+def test_handwritten_code_sets_match_the_protocol(bench: ModuleType,
+                                                  nct01224327: Protocol) -> None:
+    assert bench.valueset_drift(nct01224327) == []
 
 
 def test_handwritten_agrees_with_screener(bench: ModuleType, nct_screener: Screener) -> None:

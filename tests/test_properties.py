@@ -104,7 +104,9 @@ decimals = st.builds(
     st.integers(-4, 3),
 )
 age_units = st.sampled_from([None, "years", "months", "weeks", "days"])
-sexes = st.sampled_from(["female", "male", "other", "unknown"])
+# `unknown` is a value of sex, but the compiler rejects `sex = unknown` ("can never hold":
+# an unknown sex makes the comparison UNKNOWN), so rules only name the known values.
+sexes = st.sampled_from(["female", "male", "other"])
 
 # Any text without control characters (so no newline, which STRING cannot hold) or lone
 # surrogates, with quotes and backslashes mixed in on purpose.
@@ -118,12 +120,12 @@ nonblank_texts = texts.filter(lambda t: bool(t.strip()))
 quantities = st.builds(r.Quantity, decimals, age_units)
 
 
-def _age_values(with_known_bugs: bool) -> st.SearchStrategy[tuple[r.Quantity, ...]]:
-    values = st.lists(quantities, min_size=1, max_size=4).map(tuple)
-    if with_known_bugs:
-        return values
-    # B2: no unit on the last value of a list.
-    return values.map(lambda vs: (*vs[:-1], replace(vs[-1], unit=None)))
+@st.composite
+def _age_values(draw: st.DrawFn) -> tuple[r.Quantity, ...]:
+    # The compiler requires one unit for all ages of a list (no unit means years).
+    unit = draw(age_units)
+    units = st.sampled_from([None, "years"]) if unit in (None, "years") else st.just(unit)
+    return tuple(draw(st.lists(st.builds(r.Quantity, decimals, units), min_size=1, max_size=4)))
 
 
 # Value-set and define names are drawn as placeholders (`#3`) and bound to the protocol's
@@ -147,7 +149,7 @@ def _leaves(with_known_bugs: bool) -> st.SearchStrategy[r.Expr]:
                   st.builds(r.Symbol, sexes)),
         st.builds(lambda a, b, unit: r.Between("age", min(a, b), max(a, b), unit),
                   decimals, decimals, age_units),
-        st.builds(r.InList, st.just("age"), _age_values(with_known_bugs)),
+        st.builds(r.InList, st.just("age"), _age_values()),
         st.builds(r.InList, st.just("sex"),
                   st.lists(st.builds(r.Symbol, sexes), min_size=1, max_size=4).map(tuple)),
         st.builds(r.RecordQuery,
@@ -201,8 +203,10 @@ def _bind(expr: r.Expr, valuesets: Sequence[str], defines: Sequence[str]) -> r.E
     return expr
 
 
+# Names as NAME admits them; `age` and `sex` are patient fields, which the compiler refuses
+# as define names.
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True).filter(
-    lambda n: _NAME.fullmatch(n) is not None
+    lambda n: _NAME.fullmatch(n) is not None and n not in ("age", "sex")
 )
 
 
@@ -323,7 +327,7 @@ def test_code_pool_and_known_bug_examples_are_valid_rule_objects() -> None:
 @pytest.mark.xfail(strict=True, raises=(AssertionError, ProtocolError),
                    reason="B1 printer drops an empty title; B2 `age in [5 years]` does not "
                    "parse; B3 keyword-led criterion ids are lexed as keywords")
-@PROPERTY
+@settings(PROPERTY, report_multiple_bugs=False)  # raise the first failure, not a group
 @given(protocols())
 @example(B1_EMPTY_TITLE)
 @example(B1_EMPTY_VALUESET_TITLE)

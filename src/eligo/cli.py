@@ -180,15 +180,20 @@ def test_fixtures(
         if fixture is None:
             raise _fail(UsageError(f"{path} has no `fixture` block",
                                    "add fixture: {protocol, as_of, verdict, failing, unknown}"))
+        if fixture.protocol != compiled.trial_id:
+            raise _fail(UsageError(
+                f"{path} is a fixture for {fixture.protocol}, not {compiled.trial_id}",
+                "test each protocol against its own fixtures"))
         result = screener.screen(patient, fixture.as_of)
         ok = (result.verdict.value == fixture.verdict
               and set(result.failing) == set(fixture.failing)
               and set(result.unknown) == set(fixture.unknown))
         mismatches += not ok
-        table.add_row(path.name, str(fixture.as_of), result.verdict.value, fixture.verdict,
+        table.add_row(path.stem, str(fixture.as_of), result.verdict.value, fixture.verdict,
                       ",".join(result.failing), ",".join(result.unknown),
                       "ok" if ok else "MISMATCH")
-    console = _out()
+    # A fixed width when piped: the table must not squeeze file names into columns of 8.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
     console.print(table)
     console.print(f"{len(paths) - mismatches} of {len(paths)} fixtures as expected")
     raise typer.Exit(1 if mismatches else 0)

@@ -92,6 +92,11 @@ class _Checker:
                            f"the first declaration is on line {self.line(first_span)}; "
                            "give each value set and define its own name")
             seen.setdefault(decl.name, (kind, decl.span))
+            if isinstance(decl, r.Define) and decl.name in FIELDS:
+                self.error("duplicate-name", f"`{decl.name}` is a patient field",
+                           self.word_span(decl.name, decl.span),
+                           "choose another name for the define, e.g. "
+                           f"`{decl.name}_criterion`")
             if isinstance(decl, r.ValueSet):
                 self.check_codes(decl.codes)
             else:
@@ -120,7 +125,7 @@ class _Checker:
                 if span not in reported_systems:
                     reported_systems.add(span)
                     self.error("unknown-system", f"unknown code system `{ref.system}`", span,
-                               _suggest(ref.system, SYSTEM_URIS)
+                               _suggest(ref.system.lower(), SYSTEM_URIS)
                                or f"known systems: {', '.join(SYSTEM_URIS)}")
                 continue
             shape = _range_shape_problem(ref)
@@ -218,6 +223,11 @@ class _Checker:
                            "for example `age >= 18 years`")
             else:
                 self.check_age_unit(value.unit, value.span)
+        units = {AGE_UNITS.get(v.unit or "years") for v in values if isinstance(v, r.Quantity)}
+        if len(units) > 1 and None not in units:
+            self.error("unit-mismatch", "the ages in this list use different units", node.span,
+                       "give every age the same unit, e.g. "
+                       "`age in [6 months, 12 months, 24 months]`")
 
     def check_age_unit(self, unit: str | None, span: Span) -> None:
         if unit is not None and unit not in AGE_UNITS:
@@ -239,13 +249,21 @@ class _Checker:
             case r.InList(_, items):
                 values = list(items)
         for value in values:
+            if isinstance(value, r.Text) and value.value in SEX_VALUES:
+                self.error("bad-value", "sex values are words, not quoted text", value.span,
+                           f"write it without quotes: {value.value}")
+                continue
             word = value.name if isinstance(value, r.Symbol) else None
-            if word not in SEX_VALUES:
+            if word == "unknown":
+                self.error("bad-value", "`sex = unknown` can never hold", value.span,
+                           "a missing or unknown sex makes the comparison UNKNOWN; test the "
+                           "known values instead")
+            elif word not in SEX_VALUES:
                 shown = word or (value.value if isinstance(value, r.Text)
                                  else str(getattr(value, "number", "")))
                 self.error("bad-value", f"`{shown}` is not a value of sex", value.span,
                            _suggest(shown, SEX_VALUES)
-                           or f"sex is one of {', '.join(SEX_VALUES)}")
+                           or f"sex is one of {', '.join(SEX_VALUES[:3])}")
 
     def check_cycles(self) -> None:
         names = {d.name for d in self.protocol.defines}

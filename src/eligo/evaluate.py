@@ -153,14 +153,20 @@ def add_months(day: date, months: int) -> date:
 
 
 def window_start(as_of: date, window: r.Window) -> date:
-    """First day of ``within N unit`` ending on the as-of date (inclusive)."""
-    if window.unit == "days":
-        return as_of - timedelta(days=window.amount)
-    if window.unit == "weeks":
-        return as_of - timedelta(weeks=window.amount)
-    if window.unit == "months":
-        return add_months(as_of, -window.amount)
-    return add_months(as_of, -12 * window.amount)
+    """First day of ``within N unit`` ending on the as-of date (inclusive).
+
+    A window reaching before year 1 starts at the earliest representable date.
+    """
+    try:
+        if window.unit == "days":
+            return as_of - timedelta(days=window.amount)
+        if window.unit == "weeks":
+            return as_of - timedelta(weeks=window.amount)
+        if window.unit == "months":
+            return add_months(as_of, -window.amount)
+        return add_months(as_of, -12 * window.amount)
+    except (OverflowError, ValueError):
+        return date.min
 
 
 def age_in(birth: date, as_of: date, unit: str) -> int:
@@ -504,7 +510,7 @@ def _build_age(node: r.Compare | r.Between | r.InList) -> Node:
             return f"age {age} is {'' if ok else 'not '}{words}"
     else:
         quantities = [v for v in node.values if isinstance(v, r.Quantity)]
-        unit = _AGE_UNITS[quantities[0].unit or "years"]
+        unit = _AGE_UNITS[quantities[0].unit or "years"]  # the compiler checks they agree
         allowed = frozenset(float(q.number) for q in quantities)
         listed = ", ".join(str(q.number) for q in quantities)
 
@@ -691,7 +697,9 @@ def _build_manual(node: r.Manual, env: _Env) -> Node:
         note = f" ({found.note})" if found.note else ""
         ev = Evidence(record_type="attestation", display=text, value=answer,
                       date=_attested_on(found),
-                      note=f"by {found.by} at {found.at}{note}")
+                      note=f"by {found.by}"
+                      + (f" at {found.at.isoformat(' ')}" if isinstance(found.at, datetime) else "")
+                      + note)
         return Finding(found.answer, f"\"{text}\" attested {answer} by {found.by}", (ev,))
 
     return Node(test, explain)

@@ -94,7 +94,8 @@ def criterion_text(criterion: r.Criterion) -> str:
 
 def protocol_text(protocol: r.Protocol) -> str:
     """The whole protocol in canonical layout."""
-    lines = [f"trial {protocol.trial_id}" + (f" {quote(protocol.title)}" if protocol.title else "")]
+    title = f" {quote(protocol.title)}" if protocol.title is not None else ""
+    lines = [f"trial {protocol.trial_id}{title}"]
     if protocol.version is not None:
         lines.append(f"version {quote(protocol.version)}")
     if protocol.open_world:

@@ -129,8 +129,13 @@ def code_problem(ref: CodeRef) -> str | None:
             f"so list the {SYSTEM_LABELS[system]} codes explicitly"
         )
     if system == "icd10cm":
-        if not _icd10cm().is_valid_item(normalize_code(system, code)):
+        icd = _icd10cm()
+        normal = normalize_code(system, code)
+        if not icd.is_valid_item(normal):
             return f"{code} is not an ICD-10-CM code"
+        if icd.is_chapter(normal):
+            return (f"{code} is an ICD-10-CM chapter number, not a code "
+                    "(use a range such as C00-D49)")
     elif system == "snomed":
         if not (code.isdigit() and 6 <= len(code) <= 18 and _verhoeff_ok(code)):
             return f"{code} is not a SNOMED CT identifier (6-18 digits with a Verhoeff check digit)"
