@@ -17,7 +17,13 @@ from eligo import rules as r
 from eligo.errors import Diagnostic, ProtocolError
 from eligo.parse import parse_protocol
 from eligo.source import Source, Span
-from eligo.terminology import SYSTEM_LABELS, SYSTEM_URIS, code_problem, nearest_icd10cm
+from eligo.terminology import (
+    SYSTEM_LABELS,
+    SYSTEM_URIS,
+    code_problem,
+    icd10cm_chapter_block,
+    nearest_icd10cm,
+)
 
 AGE_UNITS = {"years": "years", "year": "years", "months": "months", "month": "months",
              "weeks": "weeks", "week": "weeks", "days": "days", "day": "days"}
@@ -322,6 +328,9 @@ def _code_hint(ref: r.CodeRef, backwards: bool) -> str | None:
         if ref.system != "icd10cm":
             return f"list the {label} codes one by one"
         return "both ends of a range must be valid ICD-10-CM codes, e.g. C00-C96"
+    block = icd10cm_chapter_block(ref.code) if ref.system == "icd10cm" else None
+    if block:
+        return f"chapter {ref.code} covers {block}; write that range"
     if ref.system == "icd10cm":
         near = nearest_icd10cm(ref.code)
         if near:

@@ -134,8 +134,7 @@ def code_problem(ref: CodeRef) -> str | None:
         if not icd.is_valid_item(normal):
             return f"{code} is not an ICD-10-CM code"
         if icd.is_chapter(normal):
-            return (f"{code} is an ICD-10-CM chapter number, not a code "
-                    "(use a range such as C00-D49)")
+            return f"{code} is an ICD-10-CM chapter number, not a code"
     elif system == "snomed":
         if not (code.isdigit() and 6 <= len(code) <= 18 and _verhoeff_ok(code)):
             return f"{code} is not a SNOMED CT identifier (6-18 digits with a Verhoeff check digit)"
@@ -151,6 +150,17 @@ def code_problem(ref: CodeRef) -> str | None:
     elif system in ("cpt", "hcpcs") and not re.match(r"^[A-Z0-9]\d{3}[A-Z0-9]$", code.upper()):
         return f"{code} is not a {SYSTEM_LABELS[system]} code (5 characters)"
     return None
+
+
+def icd10cm_chapter_block(code: str) -> str | None:
+    """The range of categories an ICD-10-CM chapter number covers (``2`` -> ``C00-D49``)."""
+    icd = _icd10cm()
+    if not (icd.is_valid_item(code) and icd.is_chapter(code)):
+        return None
+    blocks = [b for b in icd.get_children(code) if icd.is_block(b)]
+    if not blocks:
+        return None
+    return f"{blocks[0].split('-')[0]}-{blocks[-1].split('-')[-1]}"
 
 
 def nearest_icd10cm(code: str, limit: int = 3) -> list[str]:
