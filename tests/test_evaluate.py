@@ -836,7 +836,7 @@ def test_manual_attested(answer: bool, truth: str, word: str) -> None:
     assert (ev.record_type, ev.value, ev.display) == (
         "attestation", word, "Written informed consent signed")
     assert ev.note is not None
-    assert ev.note.startswith("by Dr Ofori at 2024-06-10")
+    assert ev.note.startswith("by Dr Ofori")
     assert ev.note.endswith("(copy on file)")
 
 
@@ -845,7 +845,7 @@ def test_date_only_attestation_stays_a_date() -> None:
     result = screen(CONSENT, p)
     (ev,) = expect(result, "true").evidence
     assert type(ev.date) is date
-    assert ev.note == "by coordinator at 2024-06-10"
+    assert ev.note == "by coordinator"
     assert '"date":"2024-06-10"' in result.model_dump_json()
 
 

@@ -708,52 +708,38 @@ def _build_manual(node: r.Manual, env: _Env) -> Node:
 # ---- the dispatch ----------------------------------------------------------------------
 
 
+def _build_junction(parts: list[Node], stop: bool) -> Node:
+    """``and`` (``stop=False``: a FALSE operand decides) or ``or`` (``stop=True``)."""
+    tests = tuple(p.test for p in parts)
+    neutral = not stop
+
+    def test(ctx: Context) -> Truth:
+        result: Truth = neutral
+        for t in tests:
+            v = t(ctx)
+            if v is stop:
+                return stop
+            if v is None:
+                result = None
+        return result
+
+    def explain(ctx: Context) -> Finding:
+        # Explain only the operands that decide the value: they are the reason.
+        truths = [t(ctx) for t in tests]
+        truth = kleene_or(truths) if stop else kleene_and(truths)
+        found = [p.explain(ctx) for p, t in zip(parts, truths, strict=True) if t is truth]
+        evidence, missing = _gather(found)
+        return Finding(truth, _join(found), evidence, missing if truth is None else ())
+
+    return Node(test, explain)
+
+
 def _build(expr: r.Expr, env: _Env) -> Node:
     match expr:
         case r.And(operands):
-            parts = [_build(e, env) for e in operands]
-            tests = tuple(p.test for p in parts)
-
-            def and_test(ctx: Context) -> Truth:
-                result: Truth = True
-                for t in tests:
-                    v = t(ctx)
-                    if v is False:
-                        return False
-                    if v is None:
-                        result = None
-                return result
-
-            def and_explain(ctx: Context) -> Finding:
-                found = [p.explain(ctx) for p in parts]
-                truth = kleene_and(f.truth for f in found)
-                deciding = [f for f in found if f.truth is truth] or found
-                evidence, missing = _gather(deciding)
-                return Finding(truth, _join(deciding), evidence, missing if truth is None else ())
-
-            return Node(and_test, and_explain)
+            return _build_junction([_build(e, env) for e in operands], stop=False)
         case r.Or(operands):
-            parts = [_build(e, env) for e in operands]
-            tests = tuple(p.test for p in parts)
-
-            def or_test(ctx: Context) -> Truth:
-                result: Truth = False
-                for t in tests:
-                    v = t(ctx)
-                    if v is True:
-                        return True
-                    if v is None:
-                        result = None
-                return result
-
-            def or_explain(ctx: Context) -> Finding:
-                found = [p.explain(ctx) for p in parts]
-                truth = kleene_or(f.truth for f in found)
-                deciding = [f for f in found if f.truth is truth] or found
-                evidence, missing = _gather(deciding)
-                return Finding(truth, _join(deciding), evidence, missing if truth is None else ())
-
-            return Node(or_test, or_explain)
+            return _build_junction([_build(e, env) for e in operands], stop=True)
         case r.Not(operand):
             inner = _build(operand, env)
             inner_test, inner_explain = inner
@@ -840,6 +826,7 @@ class _CompiledCriterion:
     inclusion: bool
     node: Node
     expression: str
+    statuses: dict[Truth, Status]
 
 
 class Screener:
@@ -859,12 +846,13 @@ class Screener:
         for c in protocol.criteria:
             world = protocol.open_world if c.open_world is None else c.open_world
             env = _Env(protocol, matchers, self._codes, c.id, world)
+            inclusion = c.kind is r.CriterionKind.INCLUSION
             compiled.append(_CompiledCriterion(
-                c, c.kind is r.CriterionKind.INCLUSION, _build(c.expr, env), expr_text(c.expr)))
+                c, inclusion, _build(c.expr, env), expr_text(c.expr),
+                _STATUS_BY_TRUTH[inclusion]))
         self._criteria = tuple(compiled)
         self._tests = tuple((cc.node.test, cc.inclusion) for cc in compiled)
-        self._status_tests = tuple(
-            (cc.node.test, _STATUS_BY_TRUTH[cc.inclusion]) for cc in compiled)
+        self._status_tests = tuple((cc.node.test, cc.statuses) for cc in compiled)
 
     def verdict(self, patient: Patient, as_of: date) -> Verdict:
         ctx = Context(patient, as_of, self._codes)
@@ -885,22 +873,24 @@ class Screener:
         ctx = Context(patient, as_of, self._codes)
         results = []
         to_resolve: list[ToResolve] = []
+        failed = unresolved = False
         for cc in self._criteria:
             finding = cc.node.explain(ctx)
-            status = _STATUS_BY_TRUTH[cc.inclusion][finding.truth]
+            status = cc.statuses[finding.truth]
+            c = cc.criterion
             results.append(CriterionResult(
-                id=cc.criterion.id, kind=cc.criterion.kind.value, text=cc.criterion.text,
-                status=status, expression=cc.expression, truth=TRUTH_WORD[finding.truth],
-                reason=finding.reason[:1].upper() + finding.reason[1:],
-                evidence=finding.evidence, missing=finding.missing,
+                c.id, c.kind.value, c.text, status, cc.expression, TRUTH_WORD[finding.truth],
+                finding.reason[:1].upper() + finding.reason[1:], finding.evidence,
+                finding.missing,
             ))
-            if status is Status.UNKNOWN:
-                to_resolve.extend(ToResolve(criterion=cc.criterion.id, item=m)
-                                  for m in finding.missing)
-        statuses = [c.status for c in results]
-        if Status.FAIL in statuses:
+            if status is Status.FAIL:
+                failed = True
+            elif status is Status.UNKNOWN:
+                unresolved = True
+                to_resolve.extend(ToResolve(c.id, m) for m in finding.missing)
+        if failed:
             verdict = Verdict.INELIGIBLE
-        elif Status.UNKNOWN in statuses:
+        elif unresolved:
             verdict = Verdict.NEEDS_REVIEW
         else:
             verdict = Verdict.ELIGIBLE

@@ -103,7 +103,7 @@ def protocol_text(protocol: r.Protocol) -> str:
     if protocol.valuesets or protocol.defines:
         lines.append("")
     for vs in protocol.valuesets:
-        title = f" {quote(vs.title)}" if vs.title else ""
+        title = f" {quote(vs.title)}" if vs.title is not None else ""
         lines.append(f"valueset {vs.name}{title} = {codes_text(vs.codes)}")
     for d in protocol.defines:
         lines.append(f"define {d.name} = {expr_text(d.expr)}")
