@@ -1,0 +1,359 @@
+"""What a patient's records say at an as-of date: dates, record rules, the code index.
+
+The rules for when a condition, medication or procedure counts (active at the as-of
+date, or during a window), which statuses are ignored, how pregnancy is read from
+statuses and conditions, and which attestation answers a manual item. The evaluator
+combines these answers; this module never builds explanations.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from eligo import rules as r
+from eligo.patient import (
+    Attestation,
+    Coding,
+    Condition,
+    Medication,
+    Patient,
+    Procedure,
+)
+from eligo.result import Evidence
+from eligo.terminology import MEMO_LIMIT, SYSTEM_LABELS, CodeMatcher, compile_matcher
+
+Truth = bool | None  # None is UNKNOWN
+
+Record = Condition | Medication | Procedure
+IndexedRecords = tuple[int, tuple[tuple[Record, int], ...]]
+
+
+class CodeIndex:
+    """Gives each code matcher of a protocol one bit and maps a coding to its bit mask.
+
+    A patient's records are indexed once per evaluation (lazily, per record kind); a
+    query whose bit is in no record's mask is decided without scanning the records.
+    """
+
+    __slots__ = ("_bits", "_matchers", "_memo")
+
+    def __init__(self) -> None:
+        self._matchers: list[CodeMatcher] = []
+        self._bits: dict[int, int] = {}
+        self._memo: dict[tuple[str, str], int] = {}
+
+    def bit(self, matcher: CodeMatcher) -> int:
+        key = id(matcher)
+        if key not in self._bits:
+            self._bits[key] = 1 << len(self._matchers)
+            self._matchers.append(matcher)
+        return self._bits[key]
+
+    def mask(self, system: str, code: str) -> int:
+        key = (system, code)
+        found = self._memo.get(key)
+        if found is None:
+            found = 0
+            for i, matcher in enumerate(self._matchers):
+                if matcher.matches(system, code):
+                    found |= 1 << i
+            if len(self._memo) < MEMO_LIMIT:
+                self._memo[key] = found
+        return found
+
+    def index(self, records: tuple[Record, ...]) -> IndexedRecords:
+        union = 0
+        entries = []
+        mask = self.mask
+        for record in records:
+            m = 0
+            for coding in record.codes:
+                m |= mask(coding.system, coding.code)
+            if m:
+                entries.append((record, m))
+                union |= m
+        return union, tuple(entries)
+
+
+class Context:
+    """One evaluation: the patient, the as-of date and the lazily built record indexes."""
+
+    __slots__ = ("_medications", "_procedures", "as_of", "codes", "conditions_index", "patient")
+
+    def __init__(self, patient: Patient, as_of: date, codes: CodeIndex) -> None:
+        self.patient = patient
+        self.as_of = as_of
+        self.codes = codes
+        # Conditions are what nearly every protocol asks about: index them up front.
+        self.conditions_index = codes.index(patient.conditions)
+        self._medications: IndexedRecords | None = None
+        self._procedures: IndexedRecords | None = None
+
+    def conditions(self) -> IndexedRecords:
+        return self.conditions_index
+
+    def medications(self) -> IndexedRecords:
+        if self._medications is None:
+            self._medications = self.codes.index(self.patient.medications)
+        return self._medications
+
+    def procedures(self) -> IndexedRecords:
+        if self._procedures is None:
+            self._procedures = self.codes.index(self.patient.procedures)
+        return self._procedures
+
+
+
+# ---- dates ---------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def window_start(as_of: date, window: r.Window) -> date:
+    """First day of ``within N unit`` ending on the as-of date (inclusive).
+
+    A window reaching before year 1 starts at the earliest representable date.
+    """
+    try:
+        if window.unit == "days":
+            return as_of - timedelta(days=window.amount)
+        if window.unit == "weeks":
+            return as_of - timedelta(weeks=window.amount)
+        if window.unit == "months":
+            return add_months(as_of, -window.amount)
+        return add_months(as_of, -12 * window.amount)
+    except (OverflowError, ValueError):
+        return date.min
+
+
+def age_in(birth: date, as_of: date, unit: str) -> int:
+    """Completed units of age at ``as_of`` (a 70-year-old stays 70 until the 71st birthday)."""
+    if unit == "years":
+        return as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
+    if unit == "months":
+        return (as_of.year - birth.year) * 12 + as_of.month - birth.month - (as_of.day < birth.day)
+    days = (as_of - birth).days
+    return days // 7 if unit == "weeks" else days
+
+
+# ---- coded records ---------------------------------------------------------------------
+
+_CURRENT_CONDITION = frozenset({"active", "recurrence", "relapse", None})
+IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+_IGNORED_MEDICATION = frozenset({"entered-in-error", "not-taken", "intended"})
+_CURRENT_MEDICATION = frozenset({"active", "on-hold", "unknown", None})
+_COUNTED_PROCEDURE = frozenset({"completed", "unknown", None})
+
+MISSING_DATE = {"condition": "abatement (end) date", "history": "abatement (end) date",
+                 "medication": "end date", "procedure": "date"}
+KIND_NOUN = {"condition": "condition", "history": "condition", "medication": "medication",
+              "procedure": "procedure"}
+
+
+def matching_coding(codes: tuple[Coding, ...], matcher: CodeMatcher) -> Coding | None:
+    for coding in codes:
+        if matcher.matches(coding.system, coding.code):
+            return coding
+    return None
+
+
+def condition_truth(c: Condition, as_of: date, start: date | None, history: bool) -> Truth:
+    """Does condition ``c`` count: active at the as-of date, or during [start, as_of]?"""
+    if c.onset is not None and c.onset > as_of:
+        return False  # recorded after the screening date
+    if start is None:
+        if history:
+            return True
+        if c.abatement is not None:
+            return c.abatement > as_of
+        return c.clinical_status in _CURRENT_CONDITION
+    # window: the active period [onset, end] must overlap [start, as_of]
+    if c.abatement is not None:
+        return c.abatement >= start
+    if c.clinical_status in _CURRENT_CONDITION:
+        return True
+    # resolved on an unknown date: it overlaps only if it began inside the window
+    if c.onset is not None and c.onset >= start:
+        return True
+    return None
+
+
+def medication_truth(m: Medication, as_of: date, start: date | None) -> Truth:
+    if m.status in _IGNORED_MEDICATION:
+        return False
+    if m.start is not None and m.start > as_of:
+        return False
+    if start is None:
+        if m.end is not None:
+            return m.end >= as_of
+        return m.status in _CURRENT_MEDICATION
+    if m.end is not None:
+        return m.end >= start
+    if m.status in _CURRENT_MEDICATION:
+        return True
+    if m.start is not None and m.start >= start:
+        return True
+    return None
+
+
+def procedure_truth(p: Procedure, as_of: date, start: date | None) -> Truth:
+    if p.status not in _COUNTED_PROCEDURE:
+        return False
+    if p.date is None:
+        return True if start is None else None
+    if p.date > as_of:
+        return False
+    return start is None or p.date >= start
+
+
+def record_truth(kind: r.EventKind, record: Condition | Medication | Procedure,
+                  as_of: date, start: date | None) -> Truth:
+    if isinstance(record, Condition):
+        if record.verification_status in IGNORED_VERIFICATION:
+            return False
+        return condition_truth(record, as_of, start, kind == "history")
+    if isinstance(record, Medication):
+        return medication_truth(record, as_of, start)
+    return procedure_truth(record, as_of, start)
+
+
+def record_evidence(record: Condition | Medication | Procedure, coding: Coding) -> Evidence:
+    if isinstance(record, Condition):
+        note: str = record.clinical_status or "status not stated"
+        if record.verification_status:
+            note += f", {record.verification_status}"
+        if record.abatement:
+            note += f", abated {record.abatement}"
+        return Evidence(record_type="condition", record_id=record.id, system=coding.system,
+                        code=coding.code, display=coding.display, date=record.onset, note=note)
+    if isinstance(record, Medication):
+        note = (record.status or "status not stated") + (f", until {record.end}" if record.end
+                                                          else "")
+        return Evidence(record_type="medication", record_id=record.id, system=coding.system,
+                        code=coding.code, display=coding.display, date=record.start, note=note)
+    return Evidence(record_type="procedure", record_id=record.id, system=coding.system,
+                    code=coding.code, display=coding.display, date=record.date,
+                    note=record.status)
+
+
+def describe_record(coding: Coding, record: Condition | Medication | Procedure) -> str:
+    label = SYSTEM_LABELS.get(coding.system, coding.system)
+    shown = f"{label} {coding.code}"
+    if coding.display:
+        shown += f" ({coding.display})"
+    when = {Condition: "onset", Medication: "from", Procedure: "on"}[type(record)]
+    day = getattr(record, {"onset": "onset", "from": "start", "on": "date"}[when])
+    return f"{shown}, {when} {day}" if day else shown
+
+
+def _conditions(p: Patient) -> tuple[Record, ...]:
+    return p.conditions
+
+
+def _medications(p: Patient) -> tuple[Record, ...]:
+    return p.medications
+
+
+def _procedures(p: Patient) -> tuple[Record, ...]:
+    return p.procedures
+
+
+INDEXED: dict[str, Callable[[Context], IndexedRecords]] = {
+    "condition": Context.conditions, "history": Context.conditions,
+    "medication": Context.medications, "procedure": Context.procedures,
+}
+RECORD_GETTERS: dict[str, Callable[[Patient], tuple[Record, ...]]] = {
+    "condition": _conditions, "history": _conditions,
+    "medication": _medications, "procedure": _procedures,
+}
+
+
+# ---- pregnancy ---------------------------------------------------------------------------
+
+# Active pregnancy conditions: ICD-10-CM Z33.1 pregnant state, Z34 supervision of normal
+# pregnancy, O09 supervision of high-risk pregnancy; SNOMED CT 77386006 pregnancy.
+PREGNANCY_CODES = compile_matcher((
+    r.CodeRef("icd10cm", "Z33.1"), r.CodeRef("icd10cm", "Z34", "descendants"),
+    r.CodeRef("icd10cm", "O09", "descendants"), r.CodeRef("snomed", "77386006"),
+))
+# A recorded status must be dated on or before the as-of date, and no older than this:
+# a negative status goes stale after 30 days (protocols usually ask for a test within
+# 7-14 days), a positive one (status or pregnancy condition) after a full term.
+PREGNANCY_BIT = 1  # every Screener's code index registers the pregnancy codes first
+NOT_PREGNANT_VALID_DAYS = 30
+PREGNANT_VALID_DAYS = 280
+CHILDBEARING_AGE = (10, 55)  # years, inclusive; outside it pregnancy is taken as FALSE
+
+
+def pregnancy_state(ctx: Context) -> tuple[Truth, str, object]:
+    """The pregnancy decision and which rule made it, without building any text."""
+    p, as_of = ctx.patient, ctx.as_of
+    union, entries = ctx.conditions()
+    if union & PREGNANCY_BIT:
+        for c, mask in entries:
+            if mask & PREGNANCY_BIT and isinstance(c, Condition) and \
+                    c.verification_status not in IGNORED_VERIFICATION and \
+                    condition_truth(c, as_of, None, history=False) and \
+                    (c.onset is None or (as_of - c.onset).days <= PREGNANT_VALID_DAYS):
+                coding = matching_coding(c.codes, PREGNANCY_CODES)
+                return True, "condition", (c, coding)
+    status = p.pregnancy
+    unusable: str | None = None
+    if status is not None and status.status != "unknown":
+        limit = PREGNANT_VALID_DAYS if status.status == "pregnant" else NOT_PREGNANT_VALID_DAYS
+        said = status.status.replace("_", " ")
+        if status.date is None:
+            unusable = f"the recorded status ({said}) has no date"
+        elif status.date > as_of:
+            unusable = f"the recorded status ({said}, {status.date}) is after the as-of date"
+        elif (as_of - status.date).days > limit:
+            unusable = f"the last status ({said}, {status.date}) is older than {limit} days"
+        else:
+            return status.status == "pregnant", "status", status
+    if p.sex == "male":
+        return False, "male", None
+    if p.sex == "female" and p.birth_date is not None:
+        age = age_in(p.birth_date, as_of, "years")
+        if not CHILDBEARING_AGE[0] <= age <= CHILDBEARING_AGE[1]:
+            return False, "age", age
+    return None, "missing", unusable
+
+
+# ---- attestations ------------------------------------------------------------------------
+
+
+def attested_on(a: Attestation) -> date:
+    return a.at.date() if isinstance(a.at, datetime) else a.at
+
+
+def attested_instant(a: Attestation) -> datetime:
+    """A comparable instant: aware times in UTC, naive ones and plain dates taken as UTC."""
+    at = a.at
+    if not isinstance(at, datetime):
+        return datetime(at.year, at.month, at.day, tzinfo=UTC)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def attestation_for(attestations: tuple[Attestation, ...], criterion_id: str, text: str,
+                     as_of: date) -> Attestation | None:
+    """The latest attestation answering this manual item, made on or before the as-of date."""
+    chosen: Attestation | None = None
+    for a in attestations:
+        if a.criterion != criterion_id or (a.item is not None and a.item != text):
+            continue
+        if attested_on(a) > as_of:
+            continue
+        if chosen is None or attested_instant(a) >= attested_instant(chosen):
+            chosen = a
+    return chosen
+
+
