@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from eligo.rules import CodeMatch, CodeRef
-from eligo.terminology import code_problem, compile_matcher, normalize_code, system_name
+from eligo.terminology import (
+    code_problem,
+    compile_matcher,
+    icd10cm_expansion,
+    normalize_code,
+    system_name,
+)
 
 
 def problem(system: str, code: str, match: CodeMatch = "exact") -> str | None:
@@ -39,14 +45,34 @@ def test_icd10cm_ranges_and_descendants() -> None:
     assert bad_end == "C99 is not an ICD-10-CM code"
 
 
-@pytest.mark.parametrize("system", ["snomed", "loinc", "atc"])
-def test_ranges_and_descendants_need_icd10cm(system: str) -> None:
-    code = {"snomed": "19943007", "loinc": "718-7", "atc": "C10AA05"}[system]
+@pytest.mark.parametrize("system", ["snomed", "loinc"])
+def test_descendants_need_a_hierarchy(system: str) -> None:
+    code = {"snomed": "19943007", "loinc": "718-7"}[system]
     descendants = problem(system, code, "descendants")
     assert descendants is not None
     assert "descendants" in descendants
     ranged = problem(system, f"{code}-{code}", "range")
     assert ranged is not None
+
+
+def test_atc_classes_take_descendants_by_prefix() -> None:
+    assert problem("atc", "L04A", "descendants") is None
+    matcher = compile_matcher([CodeRef("atc", "L04A", "descendants")])
+    assert matcher.matches("atc", "L04AA06")
+    assert not matcher.matches("atc", "L01XC02")
+
+
+def test_icd10cm_expansion_reads_the_cms_tables() -> None:
+    assert icd10cm_expansion("K74.6", "descendants") == {"K74.6", "K74.60", "K74.69"}
+    block = icd10cm_expansion("C00-C14", "descendants")
+    assert {"C00.0", "C14.8"} <= block
+    assert "C15.9" not in block
+    malignant = icd10cm_expansion("C00-C96", "range")
+    assert {"C22.0", "C7A.00", "C96.9"} <= malignant
+    assert "D00.0" not in malignant
+    # a string prefix would accept codes the tables do not have
+    assert not compile_matcher([CodeRef("icd10cm", "K74.6", "descendants")]).matches(
+        "icd10cm", "K74.6X")
 
 
 # ---- SNOMED CT, LOINC, ATC, RxNorm, CPT ---------------------------------------------------

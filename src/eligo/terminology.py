@@ -14,7 +14,7 @@ from functools import cache
 from types import ModuleType
 from typing import cast
 
-from eligo.rules import CodeRef
+from eligo.rules import CodeMatch, CodeRef
 
 # Short names used in protocols, and the FHIR system URIs that patient data uses.
 SYSTEM_URIS: dict[str, str] = {
@@ -63,6 +63,8 @@ def normalize_code(system: str, code: str) -> str:
     """Canonical spelling: ICD-10-CM upper case with its dot (``k7460`` -> ``K74.60``)."""
     code = code.strip()
     if system == "icd10cm":
+        if "-" in code:  # a block such as C00-C14
+            return "-".join(normalize_code(system, part) for part in code.split("-"))
         compact = code.upper().replace(".", "")
         return compact if len(compact) <= 3 else f"{compact[:3]}.{compact[3:]}"
     if system in ("atc", "cpt", "hcpcs"):
@@ -83,6 +85,11 @@ _VERHOEFF_P = (
     (9, 4, 5, 3, 1, 2, 6, 8, 7, 0), (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
     (2, 7, 9, 3, 8, 0, 6, 4, 1, 5), (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
 )
+
+
+# Systems where `*` means "and its descendants": ICD-10-CM through the CMS tables, ATC by
+# construction (an ATC code's ancestors are its prefixes: L04A -> L04AA -> L04AA06).
+HIERARCHICAL_SYSTEMS = frozenset({"icd10cm", "atc"})
 
 
 def _verhoeff_ok(digits: str) -> bool:
@@ -123,9 +130,9 @@ def code_problem(ref: CodeRef) -> str | None:
         if normalize_code(system, low) > normalize_code(system, high):
             return f"range {code} runs backwards: {low} sorts after {high}"
         return None
-    if ref.match == "descendants" and system != "icd10cm":
+    if ref.match == "descendants" and system not in HIERARCHICAL_SYSTEMS:
         return (
-            f"`*` (descendants) needs a code hierarchy; eligo has one for ICD-10-CM only, "
+            f"`*` (descendants) needs a code hierarchy; eligo has one for ICD-10-CM and ATC, "
             f"so list the {SYSTEM_LABELS[system]} codes explicitly"
         )
     if system == "icd10cm":
@@ -220,18 +227,42 @@ class CodeMatcher:
         return False
 
 
+@cache
+def _icd10cm_codes() -> tuple[str, ...]:
+    """Every ICD-10-CM category and code (chapters and blocks left out), dotted."""
+    icd = _icd10cm()
+    return tuple(c for c in icd.get_all_codes(with_dots=True) if not icd.is_chapter_or_block(c))
+
+
+@cache
+def icd10cm_expansion(code: str, match: CodeMatch) -> frozenset[str]:
+    """The ICD-10-CM codes a written entry stands for, read from the CMS tables.
+
+    ``K74.6*`` is K74.6 and its descendants in the tabular list; ``C00-C96`` is every code
+    whose category lies in the range (both ends inclusive, compared at each end's length).
+    """
+    icd = _icd10cm()
+    if match == "descendants":
+        normal = normalize_code("icd10cm", code)
+        kids = (d for d in icd.get_descendants(normal) if not icd.is_chapter_or_block(d))
+        return frozenset([normal, *kids]) if not icd.is_chapter_or_block(normal) \
+            else frozenset(kids)
+    low, _, high = (normalize_code("icd10cm", end) for end in code.partition("-"))
+    return frozenset(
+        c for c in _icd10cm_codes() if low <= c[: len(low)] and c[: len(high)] <= high
+    )
+
+
 def compile_matcher(codes: Iterable[CodeRef]) -> CodeMatcher:
+    """A matcher for written code entries: ICD-10-CM expanded through the CMS tables,
+    ATC classes (``L04A*``) by their hierarchical prefix, everything else exactly."""
     exact: set[tuple[str, str]] = set()
     prefixes: list[tuple[str, str]] = []
-    ranges: list[tuple[str, str, str]] = []
     for ref in codes:
-        if ref.match == "range":
-            low, _, high = ref.code.partition("-")
-            ranges.append(
-                (ref.system, normalize_code(ref.system, low), normalize_code(ref.system, high))
-            )
+        if ref.system == "icd10cm" and ref.match != "exact":
+            exact.update(("icd10cm", c) for c in icd10cm_expansion(ref.code, ref.match))
         elif ref.match == "descendants":
             prefixes.append((ref.system, normalize_code(ref.system, ref.code)))
         else:
             exact.add((ref.system, normalize_code(ref.system, ref.code)))
-    return CodeMatcher(frozenset(exact), tuple(prefixes), tuple(ranges))
+    return CodeMatcher(frozenset(exact), tuple(prefixes), ())
