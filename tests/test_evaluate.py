@@ -441,7 +441,7 @@ def test_window_overlap_by_abatement(abatement: str, truth: str) -> None:
     assert "within the last 30 days" in c.reason
     assert c.evidence[0].record_id == "sep"
     if truth == "false":
-        assert "outside the window" in c.reason
+        assert "outside the time asked" in c.reason
 
 
 def test_window_still_active_condition_with_old_onset() -> None:

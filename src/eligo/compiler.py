@@ -171,14 +171,21 @@ class _Checker:
                         self.error("unknown-define", f"unknown name `{name}`", span,
                                    _suggest(name, [*self.defines, *FIELDS])
                                    or "declare it with `define NAME = ...`")
-                case r.RecordQuery(_, target, window):
+                case r.RecordQuery(kind, target, window, duration, times, span):
                     self.check_target(target)
-                    if window is not None and window.amount < 1:
-                        self.error("bad-window",
-                                   f"`within {window.amount} {window.unit}` is an empty window",
-                                   window.span,
-                                   f"a window counts back from the screening date; use 1 or more "
-                                   f"{window.unit}, or drop `within` to search the whole record")
+                    if window is not None:
+                        self.check_timing(window)
+                    if duration is not None:
+                        if kind == "procedure":
+                            self.error("bad-duration", "a procedure has a date, not a duration",
+                                       duration.span, "count procedures instead: "
+                                       "`had procedure V at least 2 times`")
+                        elif duration.amount < 1:
+                            self.error("bad-duration", "a duration must be at least 1",
+                                       duration.span, "write `for at least 1 days` or more")
+                    if times is not None and times < 1:
+                        self.error("bad-count", "`at least 0 times` is always true", span,
+                                   "use a count of 1 or more")
                 case r.AtLeast(count, operands, span):
                     if count < 1:
                         self.error("bad-count", "`at least 0 of` is always true", span,
@@ -193,6 +200,22 @@ class _Checker:
                                    'write what the coordinator must check: manual "..."')
                 case r.Compare() | r.Between() | r.InList():
                     self.check_field(node)
+                case r.ResultTest(subjects, span=span) | r.Aggregate(subject=subjects, span=span):
+                    for subject in (subjects,) if isinstance(subjects, str) else subjects:
+                        self.error("unknown-field", f"unknown observation `{subject}`", span,
+                                   _suggest(subject, FIELDS) or "known fields: age, sex")
+
+    def check_timing(self, timing: r.Timing) -> None:
+        match timing:
+            case r.Window(amount, unit, span) if amount < 1:
+                self.error("bad-window", f"`within {amount} {unit}` is an empty window", span,
+                           f"a window counts back from the screening date; use 1 or more "
+                           f"{unit}, or drop `within` to search the whole record")
+            case r.AgoWindow(low, high, unit, span) if low > high:
+                self.error("bad-window", f"`between {low} and {high} {unit} ago` is empty", span,
+                           f"write the nearer time first: between {high} and {low} {unit} ago")
+            case r.Anchor(_, _, target):
+                self.check_target(target)
 
     def check_field(self, node: r.Compare | r.Between | r.InList) -> None:
         subject = node.subject
@@ -213,7 +236,7 @@ class _Checker:
     def check_age(self, node: r.Compare | r.Between | r.InList) -> None:
         values: list[r.Value]
         match node:
-            case r.Between(_, low, high, unit, span):
+            case r.Between(_, low, high, unit, span=span):
                 self.check_age_unit(unit, span)
                 if low > high:
                     self.error("bad-range", f"the range {low}–{high} is empty", span,
@@ -246,7 +269,7 @@ class _Checker:
                 self.error("type-mismatch", "sex has no order; `between` does not apply", span,
                            "write `sex = female` or `sex in [female, male]`")
                 return
-            case r.Compare(_, op, value, span) if op not in ("=", "!="):
+            case r.Compare(_, op, value, span=span) if op not in ("=", "!="):
                 self.error("type-mismatch", f"sex has no order; `{op}` does not apply", span,
                            "use `=` or `!=`")
                 return

@@ -10,9 +10,9 @@ no I/O, no global state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple, cast
 
 from eligo import rules as r
@@ -29,16 +29,21 @@ from eligo.records import (
     RECORD_GETTERS,
     CodeIndex,
     Context,
+    Period,
     Record,
     Truth,
     age_in,
     attestation_for,
     attested_on,
+    counted,
     describe_record,
+    exposure_days,
+    first_day,
     matching_coding,
     pregnancy_state,
     record_evidence,
     record_truth,
+    shift_back,
     window_start,
 )
 from eligo.result import CriterionResult, Evidence, ScreeningResult, Status, ToResolve, Verdict
@@ -126,16 +131,60 @@ def _gather(findings: Sequence[Finding]) -> tuple[tuple[Evidence, ...], tuple[st
 
 # ---- coded records ---------------------------------------------------------------------
 
-def _build_query(q: r.RecordQuery, env: _Env) -> Node:
-    kind, window = q.kind, q.window
-    if isinstance(q.target, r.ValueSetRef):
-        matcher = env.matchers[q.target.name]
-        vs = env.protocol.valueset(q.target.name)
+def _target_matcher(target: r.CodeTarget, env: _Env) -> tuple[CodeMatcher, str]:
+    if isinstance(target, r.ValueSetRef):
+        vs = env.protocol.valueset(target.name)
         title = f" ({vs.title})" if vs and vs.title else ""
-        target_label = f"value set `{q.target.name}`{title}"
-    else:
-        matcher = compile_matcher(q.target.codes)
-        target_label = f"[{codes_text(q.target.codes)}]"
+        return env.matchers[target.name], f"value set `{target.name}`{title}"
+    return compile_matcher(target.codes), f"[{codes_text(target.codes)}]"
+
+
+# Why a timing has no period: the anchor event is missing, or it has no date.
+NO_ANCHOR = "no-anchor"
+UNDATED_ANCHOR = "undated-anchor"
+PeriodOf = Callable[[Context], tuple[Period | None, str | None]]
+
+
+def _build_period(timing: r.Timing | None, env: _Env) -> tuple[PeriodOf, str]:
+    """When a query looks: a function of the context giving the period (None: at the
+    as-of date), or why there is none; and the words for it."""
+    match timing:
+        case None:
+            return (lambda ctx: (None, None)), ""
+        case r.Window(amount, unit):
+            def within(ctx: Context) -> tuple[Period | None, str | None]:
+                return (window_start(ctx.as_of, timing), ctx.as_of), None
+            return within, f" within the last {amount} {unit}"
+        case r.AgoWindow(low, high, unit):
+            def ago(ctx: Context) -> tuple[Period | None, str | None]:
+                return (shift_back(ctx.as_of, high, unit), shift_back(ctx.as_of, low, unit)), None
+            return ago, f" between {low} and {high} {unit} ago"
+        case r.Ever():
+            return (lambda ctx: ((date.min, ctx.as_of), None)), " at any time"
+        case r.Anchor(relation, kind, target):
+            matcher, label = _target_matcher(target, env)
+            bit = env.codes.bit(matcher)
+            indexed = INDEXED[kind]
+
+            def anchored(ctx: Context) -> tuple[Period | None, str | None]:
+                firsts = [first_day(rec) for rec, mask in indexed(ctx)[1]
+                          if mask & bit and counted(rec)]
+                firsts = [d for d in firsts if d is None or d <= ctx.as_of]
+                if not firsts:
+                    return (None, NO_ANCHOR) if relation == "since" \
+                        else ((date.min, ctx.as_of), None)
+                if None in firsts:
+                    return None, UNDATED_ANCHOR
+                anchor = min(d for d in firsts if isinstance(d, date))
+                if relation == "since":
+                    return (anchor, ctx.as_of), None
+                return (date.min, anchor - timedelta(days=1)), None
+            return anchored, f" {relation} the first {kind} in {label}"
+
+
+def _build_query(q: r.RecordQuery, env: _Env) -> Node:
+    kind = q.kind
+    matcher, target_label = _target_matcher(q.target, env)
     open_world = env.open_world
     noun = KIND_NOUN[kind]
     get_records = RECORD_GETTERS[kind]
@@ -143,17 +192,22 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
     indexed = INDEXED[kind]
     absent: Truth = None if open_world else False
     on_conditions = kind in ("condition", "history")
+    period_of, when = _build_period(q.window, env)
+    if q.duration is not None or q.times is not None:
+        return _build_measured_query(q, env, matcher, target_label, period_of, when)
 
     def test(ctx: Context) -> Truth:
         union, entries = ctx.conditions_index if on_conditions else indexed(ctx)
         if not union & bit:
             return absent
         as_of = ctx.as_of
-        start = window_start(as_of, window) if window is not None else None
+        period, problem = period_of(ctx)
+        if problem is not None:
+            return None if problem == UNDATED_ANCHOR else absent
         undecided = False
         for record, mask in entries:
             if mask & bit:
-                t = record_truth(kind, record, as_of, start)
+                t = record_truth(kind, record, as_of, period)
                 if t:
                     return True
                 if t is None:
@@ -162,12 +216,8 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
 
     qualifier = {"condition": "active", "history": "", "medication": "current",
                  "procedure": ""}[kind]
-    when = f" within the last {window.amount} {window.unit}" if window else ""
-    if window is not None and kind == "condition":
-        qualifier = "active"
-    if window is not None and kind == "medication":
-        qualifier = ""
-
+    if q.window is not None:
+        qualifier = "active" if kind == "condition" else ""
     lead = " ".join(w for w in (qualifier, noun) if w)
 
     def describe_search(count: int) -> str:
@@ -184,7 +234,6 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
 
     def explain(ctx: Context) -> Finding:
         as_of = ctx.as_of
-        start = window_start(as_of, window) if window is not None else None
         records = get_records(ctx.patient)
         union, entries = indexed(ctx)
         if not union & bit:
@@ -195,15 +244,13 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
             if found is None:
                 found = none_found[count] = absent_finding(describe_search(count), ())
             return found
+        period, problem = period_of(ctx)
+        if problem is not None:
+            return _anchor_finding(problem, when, absent)
         undecided: list[tuple[Record, Coding]] = []
         ignored: list[tuple[Record, Coding]] = []
-        for record, mask in entries:
-            if not mask & bit:
-                continue
-            coding = matching_coding(record.codes, matcher)
-            if coding is None:  # pragma: no cover - the index says it matches
-                continue
-            t = record_truth(kind, record, as_of, start)
+        for record, coding in _matches(entries, bit, matcher):
+            t = record_truth(kind, record, as_of, period)
             if t:
                 return Finding(
                     True,
@@ -216,7 +263,7 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
         if ignored:
             searched += (f" ({len(ignored)} matching record{'' if len(ignored) == 1 else 's'} "
                          "not counted: refuted, entered in error, not current or outside the "
-                         "window)")
+                         "time asked)")
         if undecided:
             record, coding = undecided[0]
             return Finding(
@@ -227,6 +274,90 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
                 (f"{MISSING_DATE[kind]} of {noun} {coding.code}",),
             )
         return absent_finding(searched, tuple(record_evidence(rec, cod) for rec, cod in ignored))
+
+    return Node(test, explain)
+
+
+def _matches(entries: tuple[tuple[Record, int], ...], bit: int, matcher: CodeMatcher
+             ) -> Iterator[tuple[Record, Coding]]:
+    for record, mask in entries:
+        if mask & bit:
+            coding = matching_coding(record.codes, matcher)
+            if coding is not None:
+                yield record, coding
+
+
+def _anchor_finding(problem: str, when: str, absent: Truth) -> Finding:
+    if problem == UNDATED_ANCHOR:
+        return Finding(None, f"the anchor event ({when.strip()}) has no date",
+                       (), (f"the date of the first event{when.split(' the first', 1)[-1]}",))
+    return Finding(absent, f"there is no event to count from ({when.strip()})")
+
+
+_DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
+
+
+def _build_measured_query(q: r.RecordQuery, env: _Env, matcher: CodeMatcher, target_label: str,
+                          period_of: PeriodOf, when: str) -> Node:
+    """A query with an exposure duration (``for at least 8 weeks``) and/or a count
+    (``at least 4 times``): cumulative, merged exposure and distinct records in the period."""
+    kind, duration, times = q.kind, q.duration, q.times
+    noun = KIND_NOUN[kind]
+    bit = env.codes.bit(matcher)
+    indexed = INDEXED[kind]
+    absent: Truth = None if env.open_world else False
+    needed_days = duration.amount * _DAYS_PER_UNIT[duration.unit] if duration else 0.0
+    strict = duration is not None and duration.relation == "more than"
+
+    def measure(ctx: Context) -> tuple[Truth, str, list[tuple[Record, Coding]], list[Record]]:
+        union, entries = indexed(ctx)
+        if not union & bit:
+            return absent, f"no {noun} in {target_label}", [], []
+        period, problem = period_of(ctx)
+        if problem is not None:
+            return (None if problem == UNDATED_ANCHOR else absent), "anchor", [], []
+        as_of = ctx.as_of
+        matching = [(rec, cod) for rec, cod in _matches(entries, bit, matcher) if counted(rec)]
+        verdicts: list[Truth] = []
+        parts: list[str] = []
+        unsure: list[Record] = []
+        if duration is not None:
+            span = period or (date.min, as_of)
+            days, unmeasured = exposure_days((rec for rec, _ in matching), as_of, span)
+            enough = days > needed_days if strict else days >= needed_days
+            verdicts.append(True if enough else (None if unmeasured else False))
+            unsure.extend(unmeasured)
+            parts.append(f"{days} days of exposure{when} (needed {duration.relation} "
+                         f"{duration.amount} {duration.unit})")
+        if times is not None:
+            outcomes = [record_truth(kind, rec, as_of, period) for rec, _ in matching]
+            sure = sum(1 for o in outcomes if o is True)
+            maybe = sum(1 for o in outcomes if o is None)
+            verdicts.append(True if sure >= times else (None if sure + maybe >= times
+                                                        else False))
+            unsure.extend(rec for (rec, _), o in zip(matching, outcomes, strict=True)
+                          if o is None)
+            parts.append(f"{sure} {noun}{'' if sure == 1 else 's'} in {target_label}{when} "
+                         f"(needed at least {times})")
+        truth = kleene_and(verdicts)
+        if truth is False and env.open_world:
+            truth = None
+        return truth, "; ".join(parts), matching, unsure
+
+    def test(ctx: Context) -> Truth:
+        return measure(ctx)[0]
+
+    def explain(ctx: Context) -> Finding:
+        truth, said, matching, unsure = measure(ctx)
+        if said == "anchor":
+            _, problem = period_of(ctx)
+            return _anchor_finding(problem or NO_ANCHOR, when, truth)
+        evidence = tuple(record_evidence(rec, cod) for rec, cod in matching)
+        missing = tuple(f"{MISSING_DATE[kind]} or start of {noun} "
+                        f"{rec.codes[0].code}" for rec in unsure) if truth is None else ()
+        if truth is None and not missing:
+            missing = (f"whether the patient has {noun} in {target_label}{when}",)
+        return Finding(truth, said, evidence, missing)
 
     return Node(test, explain)
 
@@ -469,6 +600,8 @@ def _build(expr: r.Expr, env: _Env) -> Node:
             return _build_sex(expr)
         case r.RecordQuery():
             return _build_query(expr, env)
+        case r.ResultTest() | r.Aggregate():
+            raise AssertionError("observation rules reach the evaluator only once checked")
         case r.Pregnant():
             return Node(_pregnancy_test, _pregnancy_explain)
         case r.Manual():

@@ -7,8 +7,9 @@ returned as diagnostics for the compiler to report together with the semantic on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -52,7 +53,9 @@ _CRITERION_SHAPE = (
 _HEADER_SHAPE = 'a protocol starts with its header: trial NCT01224327 "Title"'
 
 # Terminals that can start a rule; when all are expected they are named as one.
-_RULE_START = frozenset({"LPAR", "AT", "HAD", "HAS", "MANUAL", "NOT", "PREGNANT", "TAKING", "NAME"})
+_RULE_START = frozenset({
+    "LPAR", "AT", "HAD", "HAS", "MANUAL", "NOT", "PREGNANT", "TAKING", "NAME", "ANY",
+})
 _A_RULE = "a rule (such as `age >= 18 years`, `has condition NAME`, `pregnant` or a define's name)"
 
 # Tokens that a criterion id written without its quoted text is lexed as.
@@ -260,15 +263,27 @@ class _ToRules(Transformer[Token, Any]):
     def assume_open_world(self, meta: Meta, ch: list[Any]) -> tuple[str, Span]:
         return ("open_world", _span(meta))
 
+    # use: USE NAME ("," NAME)*
+    def use(self, meta: Meta, ch: list[Any]) -> tuple[str, list[r.LibraryUse]]:
+        return ("use", [r.LibraryUse(str(t), _tok_span(t)) for t in _tokens(ch, "NAME")])
+
     # valueset: VALUESET NAME STRING? "=" code_groups
     def valueset(self, meta: Meta, ch: list[Any]) -> r.ValueSet:
         name = _tokens(ch, "NAME")[0]
         strings = _tokens(ch, "STRING")
-        codes = _nodes(ch)[0]
-        return r.ValueSet(str(name), _unquote(strings[0]) if strings else None, codes, _span(meta))
+        codes, includes = _nodes(ch)[0]
+        return r.ValueSet(str(name), _unquote(strings[0]) if strings else None, codes,
+                          tuple(inc.name for inc in includes), _span(meta))
 
-    def code_groups(self, meta: Meta, ch: list[Any]) -> tuple[r.CodeRef, ...]:
-        return tuple(code for group in ch for code in group)
+    def code_groups(self, meta: Meta, ch: list[Any]
+                    ) -> tuple[tuple[r.CodeRef, ...], tuple[r.LibraryUse, ...]]:
+        codes = tuple(c for group in ch if not isinstance(group, r.LibraryUse) for c in group)
+        return codes, tuple(g for g in ch if isinstance(g, r.LibraryUse))
+
+    # code_group: USE NAME  -- a library value set included in this one
+    def included_valueset(self, meta: Meta, ch: list[Any]) -> r.LibraryUse:
+        name = _tokens(ch, "NAME")[0]
+        return r.LibraryUse(str(name), _tok_span(name))
 
     # code_group: NAME code ("," code)*  -- the NAME is the code system
     def code_group(self, meta: Meta, ch: list[Any]) -> tuple[r.CodeRef, ...]:
@@ -341,18 +356,44 @@ class _ToRules(Transformer[Token, Any]):
     def comparison(self, meta: Meta, ch: list[Any]) -> r.Compare:
         subject, _ = ch[0]
         op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
-        return r.Compare(subject, op, ch[-1], _span(meta))
+        value = next(n for n in _nodes(ch[1:]) if isinstance(n, _VALUES))
+        return r.Compare(subject, op, value, _timing(ch), _span(meta))
 
     def between(self, meta: Meta, ch: list[Any]) -> r.Between:
         subject, _ = ch[0]
         low, high = (Decimal(str(t)) for t in _tokens(ch, "NUMBER"))
         units = [c for c in _nodes(ch[1:]) if isinstance(c, str)]
-        return r.Between(subject, low, high, units[0] if units else None, _span(meta))
+        return r.Between(subject, low, high, units[0] if units else None, _timing(ch),
+                         _span(meta))
 
     def membership(self, meta: Meta, ch: list[Any]) -> r.InList:
         subject, _ = ch[0]
-        values = tuple(n for n in _nodes(ch[1:]))
-        return r.InList(subject, values, _span(meta))
+        values = tuple(n for n in _nodes(ch[1:]) if isinstance(n, _VALUES))
+        return r.InList(subject, values, _timing(ch), _span(meta))
+
+    # result_test: subject IS NAME timing?
+    def result_test(self, meta: Meta, ch: list[Any]) -> r.ResultTest:
+        subject, _ = ch[0]
+        result = str(_tokens(ch, "NAME")[-1])
+        return r.ResultTest((subject,), result, False, _timing(ch), _span(meta))
+
+    # ANY OF "[" subject ("," subject)* "]" IS NAME timing?
+    def any_result(self, meta: Meta, ch: list[Any]) -> r.ResultTest:
+        subjects = tuple(n[0] for n in _nodes(ch) if isinstance(n, tuple))
+        result = str(_tokens(ch, "NAME")[-1])
+        return r.ResultTest(subjects, result, True, _timing(ch), _span(meta))
+
+    # aggregate: NAME OF LAST INT subject timing? COMPARATOR value
+    def aggregate(self, meta: Meta, ch: list[Any]) -> r.Aggregate:
+        function = str(ch[0])
+        count = self._int(_tokens(ch, "INT")[0], "a count", 1)
+        subject = next(n for n in _nodes(ch) if isinstance(n, tuple))[0]
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        value = next(n for n in _nodes(ch) if isinstance(n, _VALUES))
+        return r.Aggregate(function, count, subject, op, value, _timing(ch), _span(meta))
+
+    def uln_multiple(self, meta: Meta, ch: list[Any]) -> r.UlnMultiple:
+        return r.UlnMultiple(Decimal(str(_tokens(ch, "NUMBER")[0])), _span(meta))
 
     def quantity(self, meta: Meta, ch: list[Any]) -> r.Quantity:
         number = Decimal(str(_tokens(ch, "NUMBER")[0]))
@@ -371,8 +412,17 @@ class _ToRules(Transformer[Token, Any]):
 
     def _query(self, kind: r.EventKind, meta: Meta, ch: list[Any]) -> r.RecordQuery:
         nodes = _nodes(ch)
-        window = next((n for n in nodes if isinstance(n, r.Window)), None)
-        return r.RecordQuery(kind, nodes[0], window, _span(meta))
+        target = nodes[0]
+        timings = [n for n in nodes[1:] if isinstance(n, _TIMINGS)]
+        durations = [n for n in nodes if isinstance(n, r.Duration)]
+        times = [n for n in nodes if isinstance(n, _Times)]
+        for extra in (*timings[1:], *durations[1:], *times[1:]):
+            self.diagnostics.append(Diagnostic(
+                "repeated-qualifier", "this query already has one of these", extra.span,
+                "give a record query at most one time, one duration and one count"))
+        return r.RecordQuery(kind, target, timings[0] if timings else None,
+                             durations[0] if durations else None,
+                             times[0].count if times else None, _span(meta))
 
     def has_condition(self, meta: Meta, ch: list[Any]) -> r.RecordQuery:
         return self._query("condition", meta, ch)
@@ -390,12 +440,68 @@ class _ToRules(Transformer[Token, Any]):
         return r.ValueSetRef(str(ch[0]), _span(meta))
 
     def inline_codes(self, meta: Meta, ch: list[Any]) -> r.InlineCodes:
-        return r.InlineCodes(_nodes(ch)[0], _span(meta))
+        codes, includes = _nodes(ch)[0]
+        for inc in includes:
+            self.diagnostics.append(Diagnostic(
+                "misplaced-use", "`use` is not allowed in an inline code list", inc.span,
+                f"refer to the value set by name: `{inc.name}`, or declare "
+                f"`valueset NAME = use {inc.name}; ...`"))
+        return r.InlineCodes(codes, _span(meta))
 
     def window(self, meta: Meta, ch: list[Any]) -> r.Window:
         amount = self._int(_tokens(ch, "INT")[0], "a time window", 1)
         unit = _TIME_UNITS[str(_tokens(ch, "TIME_UNIT")[0])]
         return r.Window(amount, unit, _span(meta))
+
+    # BETWEEN INT AND INT TIME_UNIT AGO
+    def ago_window(self, meta: Meta, ch: list[Any]) -> r.AgoWindow:
+        low, high = (self._int(t, "a time window", 1) for t in _tokens(ch, "INT"))
+        unit = _TIME_UNITS[str(_tokens(ch, "TIME_UNIT")[0])]
+        return r.AgoWindow(low, high, unit, _span(meta))
+
+    def ever(self, meta: Meta, ch: list[Any]) -> r.Ever:
+        return r.Ever(_span(meta))
+
+    def event_kind(self, meta: Meta, ch: list[Any]) -> str:
+        return str(ch[0])
+
+    def since_first(self, meta: Meta, ch: list[Any]) -> r.Anchor:
+        kind, target = (n for n in _nodes(ch))
+        return r.Anchor("since", kind, target, _span(meta))
+
+    def before_first(self, meta: Meta, ch: list[Any]) -> r.Anchor:
+        kind, target = (n for n in _nodes(ch))
+        return r.Anchor("before", kind, target, _span(meta))
+
+    def duration_at_least(self, meta: Meta, ch: list[Any]) -> r.Duration:
+        return self._duration("at least", meta, ch)
+
+    def duration_more_than(self, meta: Meta, ch: list[Any]) -> r.Duration:
+        return self._duration("more than", meta, ch)
+
+    def _duration(self, relation: Literal["at least", "more than"], meta: Meta,
+                  ch: list[Any]) -> r.Duration:
+        amount = self._int(_tokens(ch, "INT")[0], "a duration", 1)
+        unit = _TIME_UNITS[str(_tokens(ch, "TIME_UNIT")[0])]
+        return r.Duration(relation, amount, unit, _span(meta))
+
+    # AT LEAST INT TIMES
+    def frequency(self, meta: Meta, ch: list[Any]) -> _Times:
+        return _Times(self._int(_tokens(ch, "INT")[0], "a count", 1), _span(meta))
+
+
+@dataclass(frozen=True, slots=True)
+class _Times:
+    count: int
+    span: Span
+
+
+_VALUES = (r.Quantity, r.Symbol, r.Text, r.UlnMultiple)
+_TIMINGS = (r.Window, r.AgoWindow, r.Ever, r.Anchor)
+
+
+def _timing(ch: list[Any]) -> r.Timing | None:
+    return next((n for n in ch if isinstance(n, _TIMINGS)), None)
 
 
 def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
@@ -405,6 +511,7 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
     open_world = False
     valuesets: list[r.ValueSet] = []
     defines: list[r.Define] = []
+    uses: list[r.LibraryUse] = []
     sections: dict[str, list[r.Criterion]] = {}
     for item in tree.children[1:]:
         if isinstance(item, r.ValueSet):
@@ -413,6 +520,8 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
             defines.append(item)
         elif item[0] == "open_world":
             open_world = True
+        elif item[0] == "use":
+            uses.extend(item[1])
         else:
             kind, span, criteria = item
             if kind in first_heading:
@@ -443,7 +552,7 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
     protocol = r.Protocol(
         trial_id, title, version, open_world, tuple(valuesets), tuple(defines),
         tuple(sections.get("inclusion", ())), tuple(sections.get("exclusion", ())),
-        Span(0, len(source.text)),
+        tuple(uses), Span(0, len(source.text)),
     )
     return protocol, diagnostics
 

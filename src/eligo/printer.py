@@ -24,6 +24,8 @@ def value_text(value: r.Value) -> str:
             return name
         case r.Text(text):
             return quote(text)
+        case r.UlnMultiple(num):
+            return f"{number(num)} x ULN"
 
 
 def codes_text(codes: tuple[r.CodeRef, ...]) -> str:
@@ -49,6 +51,22 @@ _QUERY_WORDS = {
 }
 
 
+def timing_text(timing: r.Timing) -> str:
+    match timing:
+        case r.Window(amount, unit):
+            return f"within {amount} {unit}"
+        case r.AgoWindow(low, high, unit):
+            return f"between {low} and {high} {unit} ago"
+        case r.Ever():
+            return "ever"
+        case r.Anchor(relation, kind, target):
+            return f"{relation} first {kind} {_target(target)}"
+
+
+def _timed(text: str, timing: r.Timing | None) -> str:
+    return f"{text} {timing_text(timing)}" if timing is not None else text
+
+
 def expr_text(expr: r.Expr) -> str:
     """The canonical source of one expression."""
     match expr:
@@ -60,18 +78,27 @@ def expr_text(expr: r.Expr) -> str:
             return "not " + _wrap(operand, (r.Or, r.And))
         case r.AtLeast(count, operands):
             return f"at least {count} of (" + ", ".join(expr_text(e) for e in operands) + ")"
-        case r.Compare(subject, op, value):
-            return f"{subject} {op} {value_text(value)}"
-        case r.Between(subject, low, high, unit):
+        case r.Compare(subject, op, value, timing):
+            return _timed(f"{subject} {op} {value_text(value)}", timing)
+        case r.Between(subject, low, high, unit, timing):
             tail = f" {unit}" if unit else ""
-            return f"{subject} between {number(low)} and {number(high)}{tail}"
-        case r.InList(subject, values):
-            return f"{subject} in [" + ", ".join(value_text(v) for v in values) + "]"
-        case r.RecordQuery(kind, target, window):
+            return _timed(f"{subject} between {number(low)} and {number(high)}{tail}", timing)
+        case r.InList(subject, values, timing):
+            listed = ", ".join(value_text(v) for v in values)
+            return _timed(f"{subject} in [{listed}]", timing)
+        case r.ResultTest(subjects, result, any_of, timing):
+            head = f"any of [{', '.join(subjects)}]" if any_of else subjects[0]
+            return _timed(f"{head} is {result}", timing)
+        case r.Aggregate(function, count, subject, op, value, timing):
+            head = _timed(f"{function} of last {count} {subject}", timing)
+            return f"{head} {op} {value_text(value)}"
+        case r.RecordQuery(kind, target, window, duration, times):
             text = f"{_QUERY_WORDS[kind]} {_target(target)}"
-            if window is not None:
-                text += f" within {window.amount} {window.unit}"
-            return text
+            if duration is not None:
+                text += f" for {duration.relation} {duration.amount} {duration.unit}"
+            if times is not None:
+                text += f" at least {times} times"
+            return _timed(text, window)
         case r.Pregnant():
             return "pregnant"
         case r.Manual(text):
@@ -100,11 +127,16 @@ def protocol_text(protocol: r.Protocol) -> str:
         lines.append(f"version {quote(protocol.version)}")
     if protocol.open_world:
         lines.append("assume open world")
-    if protocol.valuesets or protocol.defines:
+    if protocol.uses or protocol.valuesets or protocol.defines:
         lines.append("")
+    if protocol.uses:
+        lines.append("use " + ", ".join(u.name for u in protocol.uses))
     for vs in protocol.valuesets:
         title = f" {quote(vs.title)}" if vs.title is not None else ""
-        lines.append(f"valueset {vs.name}{title} = {codes_text(vs.codes)}")
+        groups = [f"use {name}" for name in vs.includes]
+        if vs.codes:
+            groups.append(codes_text(vs.codes))
+        lines.append(f"valueset {vs.name}{title} = {'; '.join(groups)}")
     for d in protocol.defines:
         lines.append(f"define {d.name} = {expr_text(d.expr)}")
     for heading, criteria in (("inclusion", protocol.inclusion), ("exclusion", protocol.exclusion)):

@@ -9,7 +9,7 @@ combines these answers; this module never builds explanations.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from eligo import rules as r
@@ -116,21 +116,24 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
-def window_start(as_of: date, window: r.Window) -> date:
-    """First day of ``within N unit`` ending on the as-of date (inclusive).
-
-    A window reaching before year 1 starts at the earliest representable date.
-    """
+def shift_back(as_of: date, amount: int, unit: str) -> date:
+    """The day ``amount`` units before ``as_of`` (calendar months and years, clamped to
+    month ends); before year 1, the earliest representable date."""
     try:
-        if window.unit == "days":
-            return as_of - timedelta(days=window.amount)
-        if window.unit == "weeks":
-            return as_of - timedelta(weeks=window.amount)
-        if window.unit == "months":
-            return add_months(as_of, -window.amount)
-        return add_months(as_of, -12 * window.amount)
+        if unit == "days":
+            return as_of - timedelta(days=amount)
+        if unit == "weeks":
+            return as_of - timedelta(weeks=amount)
+        if unit == "months":
+            return add_months(as_of, -amount)
+        return add_months(as_of, -12 * amount)
     except (OverflowError, ValueError):
         return date.min
+
+
+def window_start(as_of: date, window: r.Window) -> date:
+    """First day of ``within N unit`` ending on the as-of date (inclusive)."""
+    return shift_back(as_of, window.amount, window.unit)
 
 
 def age_in(birth: date, as_of: date, unit: str) -> int:
@@ -164,64 +167,133 @@ def matching_coding(codes: tuple[Coding, ...], matcher: CodeMatcher) -> Coding |
     return None
 
 
-def condition_truth(c: Condition, as_of: date, start: date | None, history: bool) -> Truth:
-    """Does condition ``c`` count: active at the as-of date, or during [start, as_of]?"""
+Period = tuple[date, date]  # inclusive; an open start is date.min
+
+
+def _bounds(record: Record, as_of: date) -> tuple[date | None, date | None, bool]:
+    """(first day, last day, still going) of a counted record; None where not recorded.
+
+    A condition runs from onset to abatement, a medication from start to end, a procedure
+    is its date. "Still going" (no end, current status) means it lasts up to the as-of date.
+    """
+    if isinstance(record, Condition):
+        going = record.abatement is None and record.clinical_status in _CURRENT_CONDITION
+        return record.onset, record.abatement, going
+    if isinstance(record, Medication):
+        going = record.end is None and record.status in _CURRENT_MEDICATION
+        return record.start, record.end, going
+    return record.date, record.date, False
+
+
+def first_day(record: Record) -> date | None:
+    """The day a record begins (onset, start, procedure date), if recorded."""
+    if isinstance(record, Condition):
+        return record.onset
+    if isinstance(record, Medication):
+        return record.start
+    return record.date
+
+
+def counted(record: Record) -> bool:
+    """Whether a record counts at all: refuted, entered-in-error, intended, not-taken
+    and not-done records never do."""
+    if isinstance(record, Condition):
+        return record.verification_status not in IGNORED_VERIFICATION
+    if isinstance(record, Medication):
+        return record.status not in _IGNORED_MEDICATION
+    return record.status in _COUNTED_PROCEDURE
+
+
+def condition_truth(c: Condition, as_of: date, period: Period | None, history: bool) -> Truth:
+    """Does condition ``c`` count: active at the as-of date, or at some time in ``period``?"""
     if c.onset is not None and c.onset > as_of:
         return False  # recorded after the screening date
-    if start is None:
+    if period is None:
         if history:
             return True
         if c.abatement is not None:
             return c.abatement > as_of
         return c.clinical_status in _CURRENT_CONDITION
-    # window: the active period [onset, end] must overlap [start, as_of]
-    if c.abatement is not None:
-        return c.abatement >= start
-    if c.clinical_status in _CURRENT_CONDITION:
-        return True
-    # resolved on an unknown date: it overlaps only if it began inside the window
-    if c.onset is not None and c.onset >= start:
-        return True
-    return None
+    return overlaps(c, as_of, period)
 
 
-def medication_truth(m: Medication, as_of: date, start: date | None) -> Truth:
-    if m.status in _IGNORED_MEDICATION:
+def overlaps(record: Record, as_of: date, period: Period) -> Truth:
+    """Does the record's time overlap ``period`` (which ends on or before the as-of date)?
+
+    UNKNOWN when a missing date could put it either side of a bound.
+    """
+    first, last, going = _bounds(record, as_of)
+    if first is not None and first > as_of:
         return False
-    if m.start is not None and m.start > as_of:
+    start, end = period
+    if first is not None and first > end:
         return False
-    if start is None:
-        if m.end is not None:
-            return m.end >= as_of
-        return m.status in _CURRENT_MEDICATION
-    if m.end is not None:
-        return m.end >= start
-    if m.status in _CURRENT_MEDICATION:
-        return True
-    if m.start is not None and m.start >= start:
-        return True
-    return None
-
-
-def procedure_truth(p: Procedure, as_of: date, start: date | None) -> Truth:
-    if p.status not in _COUNTED_PROCEDURE:
-        return False
-    if p.date is None:
-        return True if start is None else None
-    if p.date > as_of:
-        return False
-    return start is None or p.date >= start
-
-
-def record_truth(kind: r.EventKind, record: Condition | Medication | Procedure,
-                  as_of: date, start: date | None) -> Truth:
-    if isinstance(record, Condition):
-        if record.verification_status in IGNORED_VERIFICATION:
+    unbounded = start == date.min
+    if last is not None or going:
+        if last is not None and last < start:
             return False
-        return condition_truth(record, as_of, start, kind == "history")
+        # It reaches into the period; it overlaps if it began before the period ended.
+        if first is not None or end == as_of:
+            return True
+        return None
+    # Over, on an unknown date: it overlaps for sure only if it began inside the period.
+    if first is not None and start <= first:
+        return True
+    if unbounded and end == as_of:
+        return True
+    return None
+
+
+def record_truth(kind: r.EventKind, record: Record, as_of: date, period: Period | None) -> Truth:
+    """Does a matching record count for the query, at the as-of date or in ``period``?"""
+    if not counted(record):
+        return False
+    if isinstance(record, Condition):
+        return condition_truth(record, as_of, period, kind == "history")
     if isinstance(record, Medication):
-        return medication_truth(record, as_of, start)
-    return procedure_truth(record, as_of, start)
+        if record.start is not None and record.start > as_of:
+            return False
+        if period is None:
+            if record.end is not None:
+                return record.end >= as_of
+            return record.status in _CURRENT_MEDICATION
+        return overlaps(record, as_of, period)
+    if record.date is None:
+        return True if period is None else None
+    if record.date > as_of:
+        return False
+    return period is None or period[0] <= record.date <= period[1]
+
+
+def exposure_days(records: Iterable[Record], as_of: date, period: Period
+                  ) -> tuple[int, list[Record]]:
+    """Days covered by the records inside ``period``, overlapping stretches merged once,
+    and the records whose missing dates keep their exposure from being measured."""
+    stretches: list[tuple[date, date]] = []
+    unmeasured: list[Record] = []
+    start, end = period
+    for record in records:
+        first, last, going = _bounds(record, as_of)
+        if going:
+            last = as_of
+        if first is None or last is None:
+            unmeasured.append(record)
+            continue
+        lo, hi = max(first, start), min(last, end)
+        if lo <= hi:
+            stretches.append((lo, hi))
+    total = 0
+    current: tuple[date, date] | None = None
+    for lo, hi in sorted(stretches):
+        if current is None or lo > current[1] + timedelta(days=1):
+            if current is not None:
+                total += (current[1] - current[0]).days + 1
+            current = (lo, hi)
+        else:
+            current = (current[0], max(current[1], hi))
+    if current is not None:
+        total += (current[1] - current[0]).days + 1
+    return total, unmeasured
 
 
 def record_evidence(record: Condition | Medication | Procedure, coding: Coding) -> Evidence:

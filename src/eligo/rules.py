@@ -58,7 +58,15 @@ class Text:
     span: Span = _span()
 
 
-Value: TypeAlias = Quantity | Symbol | Text
+@dataclass(frozen=True, slots=True)
+class UlnMultiple:
+    """``5 x ULN``: a multiple of the upper limit of normal of the observation."""
+
+    number: Decimal
+    span: Span = _span()
+
+
+Value: TypeAlias = Quantity | Symbol | Text | UlnMultiple
 
 
 # ---- codes -------------------------------------------------------------------------
@@ -104,6 +112,47 @@ class Window:
     span: Span = _span()
 
 
+@dataclass(frozen=True, slots=True)
+class AgoWindow:
+    """``between N and M unit ago``: from M units to N units before the as-of date."""
+
+    low: int
+    high: int
+    unit: TimeUnit
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Ever:
+    """``ever``: any time up to the as-of date."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """``since first condition V`` / ``before first procedure V``: relative to the
+    patient's earliest matching event."""
+
+    relation: Literal["since", "before"]
+    kind: Literal["condition", "medication", "procedure"]
+    target: CodeTarget
+    span: Span = _span()
+
+
+Timing: TypeAlias = Window | AgoWindow | Ever | Anchor
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """``for at least 8 weeks`` / ``for more than 28 days``: exposure, merged periods."""
+
+    relation: Literal["at least", "more than"]
+    amount: int
+    unit: TimeUnit
+    span: Span = _span()
+
+
 # ---- expressions -------------------------------------------------------------------
 
 
@@ -136,9 +185,12 @@ class AtLeast:
 
 @dataclass(frozen=True, slots=True)
 class Compare:
+    """``subject op value``; for an observation, ``timing`` overrides its freshness window."""
+
     subject: str
     op: Comparator
     value: Value
+    timing: Timing | None = None
     span: Span = _span()
 
 
@@ -150,6 +202,7 @@ class Between:
     low: Decimal
     high: Decimal
     unit: str | None = None
+    timing: Timing | None = None
     span: Span = _span()
 
 
@@ -157,16 +210,45 @@ class Between:
 class InList:
     subject: str
     values: tuple[Value, ...]
+    timing: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ResultTest:
+    """``hbsag is positive``; with several subjects, ``any of [...] is positive``."""
+
+    subjects: tuple[str, ...]
+    result: str
+    any_of: bool = False
+    timing: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``mean of last 3 qtcf within 28 days > 470 ms``."""
+
+    function: str
+    count: int
+    subject: str
+    op: Comparator
+    value: Value
+    timing: Timing | None = None
     span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class RecordQuery:
-    """``has condition``, ``has history of condition``, ``taking medication``, ``had procedure``."""
+    """``has condition``, ``has history of condition``, ``taking medication``, ``had procedure``,
+    with an optional time (``within``, ``between … ago``, ``ever``, an anchor), exposure
+    duration and frequency."""
 
     kind: EventKind
     target: CodeTarget
-    window: Window | None = None
+    window: Timing | None = None
+    duration: Duration | None = None
+    times: int | None = None
     span: Span = _span()
 
 
@@ -192,8 +274,8 @@ class Reference:
 
 
 Expr: TypeAlias = (
-    And | Or | Not | AtLeast | Compare | Between | InList | RecordQuery | Pregnant | Manual
-    | Reference
+    And | Or | Not | AtLeast | Compare | Between | InList | ResultTest | Aggregate | RecordQuery
+    | Pregnant | Manual | Reference
 )
 
 
@@ -202,9 +284,20 @@ Expr: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class ValueSet:
+    """Codes written in the protocol, plus library value sets it includes (``use NAME``)."""
+
     name: str
     title: str | None
     codes: tuple[CodeRef, ...]
+    includes: tuple[str, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryUse:
+    """``use NAME``: a value set of the bundled library, under its own name."""
+
+    name: str
     span: Span = _span()
 
 
@@ -237,6 +330,7 @@ class Protocol:
     defines: tuple[Define, ...]
     inclusion: tuple[Criterion, ...]
     exclusion: tuple[Criterion, ...]
+    uses: tuple[LibraryUse, ...] = ()
     span: Span = _span()
     # sha256 of the source text the protocol was compiled from; results cite it.
     source_hash: str | None = field(default=None, compare=False)
@@ -258,8 +352,9 @@ class Protocol:
 _NODE_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (
-        Quantity, Symbol, Text, CodeRef, ValueSetRef, InlineCodes, Window, And, Or, Not,
-        AtLeast, Compare, Between, InList, RecordQuery, Pregnant, Manual, Reference, ValueSet,
+        Quantity, Symbol, Text, UlnMultiple, CodeRef, ValueSetRef, InlineCodes, Window,
+        AgoWindow, Ever, Anchor, Duration, And, Or, Not, AtLeast, Compare, Between, InList,
+        ResultTest, Aggregate, RecordQuery, Pregnant, Manual, Reference, ValueSet, LibraryUse,
         Define, Criterion, Protocol,
     )
 }
