@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date
+from itertools import groupby
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from eligo import valueset_library
 from eligo._version import __version__
 from eligo.errors import EligoError, ProtocolError, UsageError
 from eligo.evaluate import Screener
@@ -23,6 +25,7 @@ from eligo.printer import protocol_text
 from eligo.render import checklist
 from eligo.result import ScreeningResult, Verdict
 from eligo.rules import to_json
+from eligo.terminology import SYSTEM_LABELS
 
 EXIT_CODES = {Verdict.ELIGIBLE: 0, Verdict.INELIGIBLE: 1, Verdict.NEEDS_REVIEW: 3}
 EXIT_ERROR = 2
@@ -156,6 +159,41 @@ def schema(
     if which not in models:
         raise _fail(UsageError(f"no schema named `{which}`", "use `patient` or `result`"))
     typer.echo(json.dumps(models[which].model_json_schema(), indent=2))
+
+
+valuesets_app = typer.Typer(
+    help="The bundled value-set library: list it, or show one value set's codes.",
+    no_args_is_help=False,
+)
+app.add_typer(valuesets_app, name="valuesets")
+
+
+@valuesets_app.callback(invoke_without_command=True)
+def valuesets(ctx: typer.Context) -> None:
+    """List the library's value sets, one per line: name, kind, title."""
+    if ctx.invoked_subcommand is not None:
+        return
+    entries = valueset_library.library_valuesets().values()
+    width = max((len(e.name) for e in entries), default=0)
+    for entry in entries:
+        typer.echo(f"{entry.name:<{width}}  {entry.kind:<10}  {entry.title}")
+
+
+@valuesets_app.command("show")
+def valueset_show(name: Annotated[str, typer.Argument(help="A library value set name.")]) -> None:
+    """Show a library value set: description, codes per system, source."""
+    entry = valueset_library.lookup(name)
+    if entry is None:
+        close = valueset_library.suggest(name)
+        raise _fail(UsageError(f"no value set `{name}` in the library",
+                               f"did you mean `{close}`?" if close
+                               else "`eligo valuesets` lists them"))
+    out = [f"{entry.name} — {entry.title} ({entry.kind})", "", entry.description, ""]
+    for system, refs in groupby(entry.codes, key=lambda c: c.system):
+        written = [c.written for c in refs]
+        out.append(f"{SYSTEM_LABELS.get(system, system)}: {', '.join(written)}")
+    out.extend(["", f"source: {entry.source}"])
+    typer.echo("\n".join(out))
 
 
 @app.command("test")

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from eligo import rules as r
+from eligo import valueset_library
 from eligo.errors import Diagnostic, ProtocolError
 from eligo.parse import parse_protocol
 from eligo.source import Source, Span
@@ -63,7 +64,9 @@ class _Checker:
         self.protocol = protocol
         self.source = source
         self.diagnostics: list[Diagnostic] = []
-        self.valuesets = {v.name: v for v in protocol.valuesets}
+        # Names a query may use: the protocol's own value sets and the library ones it uses.
+        self.valuesets: dict[str, object] = {u.name: u for u in protocol.uses}
+        self.valuesets.update({v.name: v for v in protocol.valuesets})
         self.defines = {d.name: d for d in protocol.defines}
 
     def error(self, code: str, message: str, node_span: Span, hint: str | None = None) -> None:
@@ -87,9 +90,13 @@ class _Checker:
     def run(self) -> None:
         p = self.protocol
         seen: dict[str, tuple[str, Span]] = {}
-        declarations: list[r.ValueSet | r.Define] = [*p.valuesets, *p.defines]
+        for use in p.uses:
+            self.check_library_name(use.name, use.span)
+        declarations: list[r.ValueSet | r.Define | r.LibraryUse] = [
+            *p.uses, *p.valuesets, *p.defines]
         for decl in sorted(declarations, key=lambda x: x.span.start):
-            kind = "value set" if isinstance(decl, r.ValueSet) else "define"
+            kind = {r.ValueSet: "value set", r.Define: "define",
+                    r.LibraryUse: "library value set"}[type(decl)]
             if decl.name in seen:
                 first_kind, first_span = seen[decl.name]
                 self.error("duplicate-name",
@@ -105,7 +112,9 @@ class _Checker:
                            f"`{decl.name}_criterion`")
             if isinstance(decl, r.ValueSet):
                 self.check_codes(decl.codes)
-            else:
+                for name in decl.includes:
+                    self.check_library_name(name, self.word_span(name, decl.span))
+            elif isinstance(decl, r.Define):
                 self.check_expr(decl.expr)
         self.check_cycles()
         ids: dict[str, r.Criterion] = {}
@@ -142,11 +151,36 @@ class _Checker:
             code = "bad-range" if backwards or shape else "bad-code"
             self.error(code, problem, ref.span, _code_hint(ref, backwards))
 
+    def check_library_name(self, name: str, span: Span) -> None:
+        if valueset_library.lookup(name) is None:
+            close = valueset_library.suggest(name)
+            self.error("unknown-library-valueset", f"no value set `{name}` in the library", span,
+                       f"did you mean `{close}`?" if close
+                       else "`eligo valuesets` lists the library")
+
+    def check_library_kind(self, kind: r.EventKind, target: r.CodeTarget) -> None:
+        """A library value set of medications is not searched among conditions."""
+        if not isinstance(target, r.ValueSetRef) or not isinstance(
+                self.valuesets.get(target.name), r.LibraryUse):
+            return
+        entry = valueset_library.lookup(target.name)
+        wanted = "condition" if kind == "history" else kind
+        if entry is not None and entry.kind != wanted:
+            query = {"condition": "has condition", "medication": "taking medication",
+                     "procedure": "had procedure"}[entry.kind]
+            self.error("kind-mismatch", f"`{target.name}` is a value set of {entry.kind}s, "
+                       f"not {wanted}s", target.span, f"write `{query} {target.name}`")
+
     def check_target(self, target: r.CodeTarget) -> None:
         match target:
             case r.ValueSetRef(name, span):
                 if name not in self.valuesets:
                     hint = _suggest(name, self.valuesets)
+                    if valueset_library.lookup(name) is not None:
+                        hint = f"`{name}` is in the value-set library: add `use {name}`"
+                    elif hint is None and valueset_library.suggest(name):
+                        close = valueset_library.suggest(name)
+                        hint = f"the library has `{close}`: add `use {close}`"
                     if name in self.defines:
                         hint = f"`{name}` is a define, not a value set; use it on its own"
                     self.error("unknown-valueset", f"unknown value set `{name}`", span,
@@ -173,6 +207,7 @@ class _Checker:
                                    or "declare it with `define NAME = ...`")
                 case r.RecordQuery(kind, target, window, duration, times, span):
                     self.check_target(target)
+                    self.check_library_kind(kind, target)
                     if window is not None:
                         self.check_timing(window)
                     if duration is not None:

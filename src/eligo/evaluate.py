@@ -10,15 +10,33 @@ no I/O, no global state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Literal, NamedTuple, cast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import cast
 
 from eligo import rules as r
 from eligo._version import __version__
+from eligo.evaluate_core import (
+    NO_ANCHOR,
+    TRUTH_WORD,
+    UNDATED_ANCHOR,
+    Env,
+    Finding,
+    Node,
+    PeriodOf,
+    at_least,
+    build_period,
+    gather,
+    join_reasons,
+    kleene_and,
+    kleene_not,
+    kleene_or,
+    target_matcher,
+    valueset_contents,
+)
 from eligo.patient import Coding, Condition, Patient, PregnancyStatus
-from eligo.printer import codes_text, expr_text
+from eligo.printer import expr_text
 from eligo.records import (
     CHILDBEARING_AGE,
     INDEXED,
@@ -29,7 +47,6 @@ from eligo.records import (
     RECORD_GETTERS,
     CodeIndex,
     Context,
-    Period,
     Record,
     Truth,
     age_in,
@@ -38,153 +55,18 @@ from eligo.records import (
     counted,
     describe_record,
     exposure_days,
-    first_day,
     matching_coding,
     pregnancy_state,
     record_evidence,
     record_truth,
-    shift_back,
-    window_start,
 )
 from eligo.result import CriterionResult, Evidence, ScreeningResult, Status, ToResolve, Verdict
 from eligo.terminology import CodeMatcher, compile_matcher
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """The explained value of one expression."""
-
-    truth: Truth
-    reason: str
-    evidence: tuple[Evidence, ...] = ()
-    missing: tuple[str, ...] = ()
-
-
-Test = Callable[[Context], Truth]
-Explain = Callable[[Context], Finding]
-
-
-class Node(NamedTuple):
-    test: Test
-    explain: Explain
-
-
-@dataclass
-class _Env:
-    protocol: r.Protocol
-    matchers: dict[str, CodeMatcher]
-    codes: CodeIndex
-    criterion_id: str
-    open_world: bool
-    defines: dict[str, Node] = field(default_factory=dict)
-
-
-# ---- Kleene logic ----------------------------------------------------------------------
-
-
-def kleene_and(values: Iterable[Truth]) -> Truth:
-    result: Truth = True
-    for v in values:
-        if v is False:
-            return False
-        if v is None:
-            result = None
-    return result
-
-
-def kleene_or(values: Iterable[Truth]) -> Truth:
-    result: Truth = False
-    for v in values:
-        if v is True:
-            return True
-        if v is None:
-            result = None
-    return result
-
-
-def kleene_not(value: Truth) -> Truth:
-    return None if value is None else not value
-
-
-def at_least(count: int, values: Sequence[Truth]) -> Truth:
-    trues = sum(1 for v in values if v is True)
-    if trues >= count:
-        return True
-    unknowns = sum(1 for v in values if v is None)
-    return False if trues + unknowns < count else None
-
-
-
-TRUTH_WORD: dict[Truth, Literal["true", "false", "unknown"]] = {
-    True: "true", False: "false", None: "unknown"}
-
-
-def _join(findings: Iterable[Finding]) -> str:
-    return "; ".join(f.reason for f in findings)
-
-
-def _gather(findings: Sequence[Finding]) -> tuple[tuple[Evidence, ...], tuple[str, ...]]:
-    evidence = tuple(e for f in findings for e in f.evidence)
-    missing = tuple(dict.fromkeys(m for f in findings for m in f.missing))
-    return evidence, missing
-
-
-# ---- coded records ---------------------------------------------------------------------
-
-def _target_matcher(target: r.CodeTarget, env: _Env) -> tuple[CodeMatcher, str]:
-    if isinstance(target, r.ValueSetRef):
-        vs = env.protocol.valueset(target.name)
-        title = f" ({vs.title})" if vs and vs.title else ""
-        return env.matchers[target.name], f"value set `{target.name}`{title}"
-    return compile_matcher(target.codes), f"[{codes_text(target.codes)}]"
-
-
-# Why a timing has no period: the anchor event is missing, or it has no date.
-NO_ANCHOR = "no-anchor"
-UNDATED_ANCHOR = "undated-anchor"
-PeriodOf = Callable[[Context], tuple[Period | None, str | None]]
-
-
-def _build_period(timing: r.Timing | None, env: _Env) -> tuple[PeriodOf, str]:
-    """When a query looks: a function of the context giving the period (None: at the
-    as-of date), or why there is none; and the words for it."""
-    match timing:
-        case None:
-            return (lambda ctx: (None, None)), ""
-        case r.Window(amount, unit):
-            def within(ctx: Context) -> tuple[Period | None, str | None]:
-                return (window_start(ctx.as_of, timing), ctx.as_of), None
-            return within, f" within the last {amount} {unit}"
-        case r.AgoWindow(low, high, unit):
-            def ago(ctx: Context) -> tuple[Period | None, str | None]:
-                return (shift_back(ctx.as_of, high, unit), shift_back(ctx.as_of, low, unit)), None
-            return ago, f" between {low} and {high} {unit} ago"
-        case r.Ever():
-            return (lambda ctx: ((date.min, ctx.as_of), None)), " at any time"
-        case r.Anchor(relation, kind, target):
-            matcher, label = _target_matcher(target, env)
-            bit = env.codes.bit(matcher)
-            indexed = INDEXED[kind]
-
-            def anchored(ctx: Context) -> tuple[Period | None, str | None]:
-                firsts = [first_day(rec) for rec, mask in indexed(ctx)[1]
-                          if mask & bit and counted(rec)]
-                firsts = [d for d in firsts if d is None or d <= ctx.as_of]
-                if not firsts:
-                    return (None, NO_ANCHOR) if relation == "since" \
-                        else ((date.min, ctx.as_of), None)
-                if None in firsts:
-                    return None, UNDATED_ANCHOR
-                anchor = min(d for d in firsts if isinstance(d, date))
-                if relation == "since":
-                    return (anchor, ctx.as_of), None
-                return (date.min, anchor - timedelta(days=1)), None
-            return anchored, f" {relation} the first {kind} in {label}"
-
-
-def _build_query(q: r.RecordQuery, env: _Env) -> Node:
+def _build_query(q: r.RecordQuery, env: Env) -> Node:
     kind = q.kind
-    matcher, target_label = _target_matcher(q.target, env)
+    matcher, target_label = target_matcher(q.target, env)
     open_world = env.open_world
     noun = KIND_NOUN[kind]
     get_records = RECORD_GETTERS[kind]
@@ -192,7 +74,7 @@ def _build_query(q: r.RecordQuery, env: _Env) -> Node:
     indexed = INDEXED[kind]
     absent: Truth = None if open_world else False
     on_conditions = kind in ("condition", "history")
-    period_of, when = _build_period(q.window, env)
+    period_of, when = build_period(q.window, env)
     if q.duration is not None or q.times is not None:
         return _build_measured_query(q, env, matcher, target_label, period_of, when)
 
@@ -297,7 +179,7 @@ def _anchor_finding(problem: str, when: str, absent: Truth) -> Finding:
 _DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 
 
-def _build_measured_query(q: r.RecordQuery, env: _Env, matcher: CodeMatcher, target_label: str,
+def _build_measured_query(q: r.RecordQuery, env: Env, matcher: CodeMatcher, target_label: str,
                           period_of: PeriodOf, when: str) -> Node:
     """A query with an exposure duration (``for at least 8 weeks``) and/or a count
     (``at least 4 times``): cumulative, merged exposure and distinct records in the period."""
@@ -500,7 +382,7 @@ def _pregnancy_explain(ctx: Context) -> Finding:
 # ---- manual criteria -----------------------------------------------------------------
 
 
-def _build_manual(node: r.Manual, env: _Env) -> Node:
+def _build_manual(node: r.Manual, env: Env) -> Node:
     criterion_id, text = env.criterion_id, node.text
 
     def test(ctx: Context) -> Truth:
@@ -547,13 +429,13 @@ def _build_junction(parts: list[Node], stop: bool) -> Node:
         truths = [t(ctx) for t in tests]
         truth = kleene_or(truths) if stop else kleene_and(truths)
         found = [p.explain(ctx) for p, t in zip(parts, truths, strict=True) if t is truth]
-        evidence, missing = _gather(found)
-        return Finding(truth, _join(found), evidence, missing if truth is None else ())
+        evidence, missing = gather(found)
+        return Finding(truth, join_reasons(found), evidence, missing if truth is None else ())
 
     return Node(test, explain)
 
 
-def _build(expr: r.Expr, env: _Env) -> Node:
+def _build(expr: r.Expr, env: Env) -> Node:
     match expr:
         case r.And(operands):
             return _build_junction([_build(e, env) for e in operands], stop=False)
@@ -588,8 +470,8 @@ def _build(expr: r.Expr, env: _Env) -> Node:
                 if open_:
                     head += f", {open_} unknown"
                 relevant = [f for f in found if f.truth is not False] or found
-                evidence, missing = _gather(relevant)
-                return Finding(truth, f"{head}: {_join(relevant)}", evidence,
+                evidence, missing = gather(relevant)
+                return Finding(truth, f"{head}: {join_reasons(relevant)}", evidence,
                                missing if truth is None else ())
 
             return Node(at_least_test, at_least_explain)
@@ -648,13 +530,15 @@ class Screener:
 
     def __init__(self, protocol: r.Protocol) -> None:
         self.protocol = protocol
-        matchers = {vs.name: compile_matcher(vs.codes) for vs in protocol.valuesets}
+        matchers = {name: compile_matcher(codes)
+                    for name, (_, codes) in valueset_contents(protocol).items()}
+        titles = {name: title for name, (title, _) in valueset_contents(protocol).items()}
         self._codes = CodeIndex()
         assert self._codes.bit(PREGNANCY_CODES) == PREGNANCY_BIT
         compiled = []
         for c in protocol.criteria:
             world = protocol.open_world if c.open_world is None else c.open_world
-            env = _Env(protocol, matchers, self._codes, c.id, world)
+            env = Env(protocol, matchers, titles, self._codes, c.id, world)
             inclusion = c.kind is r.CriterionKind.INCLUSION
             compiled.append(_CompiledCriterion(
                 c, inclusion, _build(c.expr, env), expr_text(c.expr),

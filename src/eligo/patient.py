@@ -108,8 +108,16 @@ class Observation(_Model):
 
     id: str | None = None
     codes: tuple[Coding, ...] = Field(min_length=1)
-    value: float | str | bool | None = None
-    unit: str | None = Field(default=None, description="UCUM unit of a numeric value")
+    value: float | str | bool | None = Field(
+        default=None, description="A number (with `unit`), a coded or text result "
+        "(`Positive`, `LA6576-8`), an ordinal label (`II`) or true/false")
+    unit: str | None = Field(default=None, description="UCUM unit of a numeric value "
+                             "(common lab spellings such as `mg/dl` or `K/uL` are read too)")
+    reference_low: float | None = Field(
+        default=None, description="Lower limit of the laboratory's reference range, in `unit`")
+    reference_high: float | None = Field(
+        default=None, description="Upper limit of normal (ULN) of the laboratory's reference "
+        "range, in `unit`; `x ULN` rules use it before the library's default")
     date: Date | None = None
     status: Literal[
         "registered", "preliminary", "final", "amended", "corrected", "cancelled",

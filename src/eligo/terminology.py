@@ -231,7 +231,10 @@ class CodeMatcher:
 def _icd10cm_codes() -> tuple[str, ...]:
     """Every ICD-10-CM category and code (chapters and blocks left out), dotted."""
     icd = _icd10cm()
-    return tuple(c for c in icd.get_all_codes(with_dots=True) if not icd.is_chapter_or_block(c))
+    # Blocks are written with a hyphen (A00-A09); some categories are also listed as
+    # one-category blocks (B20), and those must stay.
+    return tuple(c for c in icd.get_all_codes(with_dots=True)
+                 if "-" not in c and not icd.is_chapter(c))
 
 
 @cache
@@ -244,9 +247,8 @@ def icd10cm_expansion(code: str, match: CodeMatch) -> frozenset[str]:
     icd = _icd10cm()
     if match == "descendants":
         normal = normalize_code("icd10cm", code)
-        kids = (d for d in icd.get_descendants(normal) if not icd.is_chapter_or_block(d))
-        return frozenset([normal, *kids]) if not icd.is_chapter_or_block(normal) \
-            else frozenset(kids)
+        kids = [d for d in icd.get_descendants(normal) if "-" not in d]
+        return frozenset(kids if "-" in normal else [normal, *kids])
     low, _, high = (normalize_code("icd10cm", end) for end in code.partition("-"))
     return frozenset(
         c for c in _icd10cm_codes() if low <= c[: len(low)] and c[: len(high)] <= high

@@ -1,0 +1,178 @@
+"""The evaluator's shared parts: findings, the closure pair every rule compiles to,
+Kleene logic, and the periods time qualifiers select."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal, NamedTuple
+
+from eligo import rules as r
+from eligo import valueset_library
+from eligo.printer import codes_text
+from eligo.records import (
+    INDEXED,
+    CodeIndex,
+    Context,
+    Period,
+    Truth,
+    counted,
+    first_day,
+    shift_back,
+    window_start,
+)
+from eligo.result import Evidence
+from eligo.terminology import CodeMatcher, compile_matcher
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The explained value of one expression."""
+
+    truth: Truth
+    reason: str
+    evidence: tuple[Evidence, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+Test = Callable[[Context], Truth]
+Explain = Callable[[Context], Finding]
+
+
+class Node(NamedTuple):
+    test: Test
+    explain: Explain
+
+
+@dataclass
+class Env:
+    protocol: r.Protocol
+    matchers: dict[str, CodeMatcher]
+    titles: dict[str, str | None]
+    codes: CodeIndex
+    criterion_id: str
+    open_world: bool
+    defines: dict[str, Node] = field(default_factory=dict)
+
+
+# ---- Kleene logic ----------------------------------------------------------------------
+
+
+def kleene_and(values: Iterable[Truth]) -> Truth:
+    result: Truth = True
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            result = None
+    return result
+
+
+def kleene_or(values: Iterable[Truth]) -> Truth:
+    result: Truth = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            result = None
+    return result
+
+
+def kleene_not(value: Truth) -> Truth:
+    return None if value is None else not value
+
+
+def at_least(count: int, values: Sequence[Truth]) -> Truth:
+    trues = sum(1 for v in values if v is True)
+    if trues >= count:
+        return True
+    unknowns = sum(1 for v in values if v is None)
+    return False if trues + unknowns < count else None
+
+
+
+TRUTH_WORD: dict[Truth, Literal["true", "false", "unknown"]] = {
+    True: "true", False: "false", None: "unknown"}
+
+
+def join_reasons(findings: Iterable[Finding]) -> str:
+    return "; ".join(f.reason for f in findings)
+
+
+def gather(findings: Sequence[Finding]) -> tuple[tuple[Evidence, ...], tuple[str, ...]]:
+    evidence = tuple(e for f in findings for e in f.evidence)
+    missing = tuple(dict.fromkeys(m for f in findings for m in f.missing))
+    return evidence, missing
+
+
+# ---- coded records ---------------------------------------------------------------------
+
+def valueset_contents(
+    protocol: r.Protocol,
+) -> dict[str, tuple[str | None, tuple[r.CodeRef, ...]]]:
+    """Every value set a protocol can name, with its title and codes: the library ones it
+    uses, and its own, which include the codes of the library sets they ``use``."""
+    contents: dict[str, tuple[str | None, tuple[r.CodeRef, ...]]] = {}
+    for use in protocol.uses:
+        entry = valueset_library.lookup(use.name)
+        if entry is not None:
+            contents[use.name] = (entry.title, entry.codes)
+    for vs in protocol.valuesets:
+        included = tuple(code for name in vs.includes
+                         for code in getattr(valueset_library.lookup(name), "codes", ()))
+        contents[vs.name] = (vs.title, vs.codes + included)
+    return contents
+
+
+def target_matcher(target: r.CodeTarget, env: Env) -> tuple[CodeMatcher, str]:
+    if isinstance(target, r.ValueSetRef):
+        title = env.titles.get(target.name)
+        label = f"value set `{target.name}`" + (f" ({title})" if title else "")
+        return env.matchers[target.name], label
+    return compile_matcher(target.codes), f"[{codes_text(target.codes)}]"
+
+
+# Why a timing has no period: the anchor event is missing, or it has no date.
+NO_ANCHOR = "no-anchor"
+UNDATED_ANCHOR = "undated-anchor"
+PeriodOf = Callable[[Context], tuple[Period | None, str | None]]
+
+
+def build_period(timing: r.Timing | None, env: Env) -> tuple[PeriodOf, str]:
+    """When a query looks: a function of the context giving the period (None: at the
+    as-of date), or why there is none; and the words for it."""
+    match timing:
+        case None:
+            return (lambda ctx: (None, None)), ""
+        case r.Window(amount, unit):
+            def within(ctx: Context) -> tuple[Period | None, str | None]:
+                return (window_start(ctx.as_of, timing), ctx.as_of), None
+            return within, f" within the last {amount} {unit}"
+        case r.AgoWindow(low, high, unit):
+            def ago(ctx: Context) -> tuple[Period | None, str | None]:
+                return (shift_back(ctx.as_of, high, unit), shift_back(ctx.as_of, low, unit)), None
+            return ago, f" between {low} and {high} {unit} ago"
+        case r.Ever():
+            return (lambda ctx: ((date.min, ctx.as_of), None)), " at any time"
+        case r.Anchor(relation, kind, target):
+            matcher, label = target_matcher(target, env)
+            bit = env.codes.bit(matcher)
+            indexed = INDEXED[kind]
+
+            def anchored(ctx: Context) -> tuple[Period | None, str | None]:
+                firsts = [first_day(rec) for rec, mask in indexed(ctx)[1]
+                          if mask & bit and counted(rec)]
+                firsts = [d for d in firsts if d is None or d <= ctx.as_of]
+                if not firsts:
+                    return (None, NO_ANCHOR) if relation == "since" \
+                        else ((date.min, ctx.as_of), None)
+                if None in firsts:
+                    return None, UNDATED_ANCHOR
+                anchor = min(d for d in firsts if isinstance(d, date))
+                if relation == "since":
+                    return (anchor, ctx.as_of), None
+                return (date.min, anchor - timedelta(days=1)), None
+            return anchored, f" {relation} the first {kind} in {label}"
+
+
