@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from eligo import valueset_library
+from eligo import derived, valueset_library
+from eligo import observations as obs
 from eligo._version import __version__
 from eligo.errors import EligoError, ProtocolError, UsageError
 from eligo.evaluate import Screener
@@ -194,6 +195,18 @@ def valueset_show(name: Annotated[str, typer.Argument(help="A library value set 
         out.append(f"{SYSTEM_LABELS.get(system, system)}: {', '.join(written)}")
     out.extend(["", f"source: {entry.source}"])
     typer.echo("\n".join(out))
+
+
+@app.command()
+def observations() -> None:
+    """List the observation library and derived scores: name, kind, unit, title."""
+    rows: list[tuple[str, str, str, str]] = [
+        (e.name, e.kind, e.unit or "", e.title) for e in obs.entries()]
+    rows += [(d.name, "derived", d.unit or "", d.spec.title) for d in derived.DERIVED.values()
+             if obs.lookup(d.name) is None]
+    width = max(len(r[0]) for r in rows)
+    for name, kind, unit, title in rows:
+        typer.echo(f"{name:<{width}}  {kind:<11}  {unit:<16}  {title}")
 
 
 @app.command("test")

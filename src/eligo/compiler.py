@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from eligo import derived, measurements, printer, valueset_library
+from eligo import observations as obs
 from eligo import rules as r
-from eligo import valueset_library
 from eligo.errors import Diagnostic, ProtocolError
 from eligo.parse import parse_protocol
 from eligo.source import Source, Span
@@ -235,10 +236,10 @@ class _Checker:
                                    'write what the coordinator must check: manual "..."')
                 case r.Compare() | r.Between() | r.InList():
                     self.check_field(node)
-                case r.ResultTest(subjects, span=span) | r.Aggregate(subject=subjects, span=span):
-                    for subject in (subjects,) if isinstance(subjects, str) else subjects:
-                        self.error("unknown-field", f"unknown observation `{subject}`", span,
-                                   _suggest(subject, FIELDS) or "known fields: age, sex")
+                case r.ResultTest():
+                    self.check_result_test(node)
+                case r.Aggregate():
+                    self.check_aggregate(node)
 
     def check_timing(self, timing: r.Timing) -> None:
         match timing:
@@ -252,21 +253,153 @@ class _Checker:
             case r.Anchor(_, _, target):
                 self.check_target(target)
 
+    def unknown_subject(self, subject: str, span: Span) -> None:
+        # The subject opens the rule; a dotted one may contain spaces, so only a plain
+        # name is pointed at exactly.
+        if "." not in subject:
+            span = Span(span.start, span.start + len(subject))
+        names = [*FIELDS, *(e.name for e in obs.entries()), *derived.DERIVED]
+        close = obs.suggest(subject) or next(
+            iter(difflib.get_close_matches(subject, names, n=1, cutoff=0.6)), None)
+        hint = (f"did you mean `{close}`?" if close
+                else "`eligo observations` lists the observation library")
+        self.error("unknown-field", f"unknown field `{subject}`", span, hint)
+
     def check_field(self, node: r.Compare | r.Between | r.InList) -> None:
         subject = node.subject
-        if subject not in FIELDS:
-            # The subject opens the comparison; a dotted one may contain spaces, so only
-            # a plain name is pointed at exactly.
-            span = node.span
-            if "." not in subject:
-                span = Span(span.start, span.start + len(subject))
-            self.error("unknown-field", f"unknown field `{subject}`", span,
-                       _suggest(subject, FIELDS) or f"known fields: {', '.join(FIELDS)}")
+        if subject in FIELDS:
+            if node.timing is not None:
+                self.error("bad-window", f"`{subject}` has no time to look at",
+                           node.timing.span, f"drop the time words after the {subject} rule")
+            if subject == "age":
+                self.check_age(node)
+            else:
+                self.check_sex(node)
             return
-        if subject == "age":
-            self.check_age(node)
+        entry = obs.lookup(subject)
+        if entry is not None:
+            self.check_observation_values(node, entry)
+        elif derived.lookup(subject) is not None:
+            self.check_score_values(node, derived.DERIVED[subject])
         else:
-            self.check_sex(node)
+            self.unknown_subject(subject, node.span)
+            return
+        if node.timing is not None:
+            self.check_timing(node.timing)
+
+    def node_values(self, node: r.Compare | r.Between | r.InList) -> list[r.Value]:
+        match node:
+            case r.Compare(_, _, value):
+                return [value]
+            case r.InList(_, values):
+                return list(values)
+            case r.Between(_, low, high, unit, span=span):
+                return [r.Quantity(low, unit, span), r.Quantity(high, unit, span)]
+
+    def check_observation_values(self, node: r.Compare | r.Between | r.InList,
+                                 entry: obs.ObservationEntry) -> None:
+        if entry.kind == "qualitative":
+            self.error("type-mismatch", f"{entry.title} is a qualitative result; it is not "
+                       "compared with numbers", node.span,
+                       f"write `{node.subject} is positive` or `{node.subject} is negative`")
+            return
+        for value in self.node_values(node):
+            match entry.kind, value:
+                case "quantity", r.Quantity(number, unit):
+                    if unit is None:
+                        self.error("unit-mismatch", f"{entry.title} needs a unit",
+                                   value.span, f"for example `{number} {entry.unit}`")
+                    elif measurements.canonical(entry, float(number), unit) is None:
+                        self.error("unit-mismatch", f"`{unit}` does not convert to {entry.unit} "
+                                   f"for {entry.title}", value.span,
+                                   f"use a unit of the same kind as {entry.unit}")
+                case "quantity", r.UlnMultiple():
+                    pass
+                case "score", r.Quantity(number, unit):
+                    if unit is not None:
+                        self.error("unit-mismatch", f"{entry.title} is a score without a unit",
+                                   value.span, f"write the number alone: {number}")
+                    elif entry.score_range and not (
+                            entry.score_range[0] <= float(number) <= entry.score_range[1]):
+                        low, high = entry.score_range
+                        self.error("bad-value", f"{number} is outside the {entry.title} "
+                                   f"scale ({low:g}-{high:g})", value.span,
+                                   f"use a value between {low:g} and {high:g}")
+                case "ordinal", r.Symbol() | r.Quantity(unit=None):
+                    label = value.name if isinstance(value, r.Symbol) else str(value.number)
+                    if obs.ordinal_index(entry, label) is None:
+                        self.error("bad-value", f"`{label}` is not a level of {entry.title}",
+                                   value.span, "its levels are " + ", ".join(entry.levels))
+                case _:
+                    self.error("type-mismatch", f"{entry.title} is not compared with "
+                               f"`{printer.value_text(value)}`", value.span,
+                               {"quantity": f"write a number and unit, e.g. 1 {entry.unit}",
+                                "score": "write a number",
+                                "ordinal": "write one of " + ", ".join(entry.levels)}
+                               .get(entry.kind))
+
+    def check_score_values(self, node: r.Compare | r.Between | r.InList,
+                           score: derived.DerivedScore) -> None:
+        for value in self.node_values(node):
+            if score.labels:
+                label = value.name if isinstance(value, r.Symbol) else (
+                    str(value.number) if isinstance(value, r.Quantity) else None)
+                if label not in score.labels:
+                    self.error("bad-value", f"`{printer.value_text(value)}` is not a "
+                               f"{score.name} class", value.span,
+                               "its classes are " + ", ".join(score.labels))
+            elif not isinstance(value, r.Quantity):
+                self.error("type-mismatch", f"{score.name} is compared with a number",
+                           value.span, f"for example `{score.name} >= 15`")
+            elif value.unit is not None and value.unit != score.unit:
+                unit_said = f"in {score.unit}" if score.unit else "a score without a unit"
+                number_said = f"in {score.unit}" if score.unit else "alone"
+                self.error("unit-mismatch", f"{score.name} is {unit_said}", value.span,
+                           f"write the number {number_said}")
+
+    def check_result_test(self, node: r.ResultTest) -> None:
+        from eligo.evaluate_observations import RESULT_WORDS
+
+        for subject in node.subjects:
+            entry = obs.lookup(subject)
+            if entry is None:
+                self.unknown_subject(subject, self.word_span(subject, node.span))
+            elif entry.kind != "qualitative":
+                self.error("type-mismatch", f"{entry.title} is not a positive/negative result",
+                           self.word_span(subject, node.span),
+                           f"compare it instead, e.g. `{subject} < 1 {entry.unit or ''}`".strip())
+        if node.result not in RESULT_WORDS:
+            self.error("bad-value", f"`{node.result}` is not a test result",
+                       self.word_span(node.result, node.span),
+                       _suggest(node.result, RESULT_WORDS)
+                       or "use positive, negative, detected, undetected, reactive, "
+                       "nonreactive or indeterminate")
+        if node.timing is not None:
+            self.check_timing(node.timing)
+
+    def check_aggregate(self, node: r.Aggregate) -> None:
+        from eligo.evaluate_observations import AGGREGATE_FUNCTIONS
+
+        if node.function not in AGGREGATE_FUNCTIONS:
+            self.error("unknown-function", f"unknown aggregate `{node.function}`",
+                       self.word_span(node.function, node.span),
+                       _suggest(node.function, AGGREGATE_FUNCTIONS)
+                       or "use " + ", ".join(AGGREGATE_FUNCTIONS))
+        if node.count < 1:
+            self.error("bad-count", "an aggregate needs at least 1 value", node.span,
+                       "write `last 1` or more")
+        entry = obs.lookup(node.subject)
+        if entry is None:
+            self.unknown_subject(node.subject, self.word_span(node.subject, node.span))
+        elif entry.kind not in ("quantity", "score"):
+            self.error("type-mismatch", f"{entry.title} values cannot be averaged",
+                       self.word_span(node.subject, node.span),
+                       "aggregate a lab value or a numeric score")
+        else:
+            self.check_observation_values(
+                r.Compare(node.subject, node.op, node.value, None, node.span), entry)
+        if node.timing is not None:
+            self.check_timing(node.timing)
 
     def check_age(self, node: r.Compare | r.Between | r.InList) -> None:
         values: list[r.Value]

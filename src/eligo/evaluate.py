@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
+from eligo import derived
+from eligo import observations as obs
 from eligo import rules as r
 from eligo._version import __version__
 from eligo.evaluate_core import (
@@ -34,6 +36,12 @@ from eligo.evaluate_core import (
     kleene_or,
     target_matcher,
     valueset_contents,
+)
+from eligo.evaluate_observations import (
+    build_aggregate,
+    build_observation_compare,
+    build_result_test,
+    build_score_compare,
 )
 from eligo.patient import Coding, Condition, Patient, PregnancyStatus
 from eligo.printer import expr_text
@@ -478,12 +486,23 @@ def _build(expr: r.Expr, env: Env) -> Node:
         case r.Compare(subject) | r.Between(subject) | r.InList(subject):
             if subject == "age":
                 return _build_age(expr)
-            assert not isinstance(expr, r.Between)
-            return _build_sex(expr)
+            if subject == "sex":
+                assert not isinstance(expr, r.Between)
+                return _build_sex(expr)
+            entry = obs.lookup(subject)
+            if entry is not None:
+                return build_observation_compare(expr, entry, env)
+            score = derived.lookup(subject)
+            assert score is not None, f"unchecked subject {subject}"
+            return build_score_compare(expr, score, env)
         case r.RecordQuery():
             return _build_query(expr, env)
-        case r.ResultTest() | r.Aggregate():
-            raise AssertionError("observation rules reach the evaluator only once checked")
+        case r.ResultTest():
+            return build_result_test(expr, env)
+        case r.Aggregate(subject=subject):
+            entry = obs.lookup(subject)
+            assert entry is not None, f"unchecked subject {subject}"
+            return build_aggregate(expr, entry, env)
         case r.Pregnant():
             return Node(_pregnancy_test, _pregnancy_explain)
         case r.Manual():

@@ -1,0 +1,498 @@
+"""Evaluation of observation rules: lab values, scores, ordinal scales, qualitative results,
+aggregates and derived scores. Called by the dispatch in :mod:`eligo.evaluate`; each
+builder returns the same ``Node(test, explain)`` pair as every other rule."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from eligo import derived, valueset_library
+from eligo import observations as obs
+from eligo import rules as r
+from eligo.derived import DerivedScore
+from eligo.evaluate_core import Env, Finding, Node, PeriodOf, build_period, kleene_or
+from eligo.measurements import (
+    NoReading,
+    Reading,
+    canonical,
+    describe,
+    latest,
+    number_text,
+    recent,
+)
+from eligo.observations import ObservationEntry
+from eligo.records import Context, Truth, age_in, counted, matching_coding
+from eligo.result import Evidence
+from eligo.terminology import compile_matcher
+from eligo.units import convert
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
+_POSITIVE_WORDS = {"positive": "positive", "detected": "positive", "reactive": "positive",
+                   "negative": "negative", "undetected": "negative",
+                   "nonreactive": "negative", "indeterminate": "indeterminate"}
+RESULT_WORDS = tuple(_POSITIVE_WORDS)
+
+
+def _observation_period(timing: r.Timing | None, entry_days: int, env: Env
+                        ) -> tuple[PeriodOf, str]:
+    """Where to look for a result: the entry's freshness window unless the rule says."""
+    if timing is None:
+        def fresh(ctx: Context) -> tuple[tuple[date, date] | None, str | None]:
+            return (ctx.as_of - timedelta(days=entry_days), ctx.as_of), None
+        return fresh, f"in the last {entry_days} days"
+    period_of, when = build_period(timing, env)
+    return period_of, when.strip()
+
+
+def _evidence(reading: Reading | NoReading) -> tuple[Evidence, ...]:
+    o = reading.observation
+    if o is None:
+        return ()
+    coding = o.codes[0]
+    value = None if o.value is None else number_text(o.value) + (f" {o.unit}" if o.unit else "")
+    return (Evidence(record_type="observation", record_id=o.id, system=coding.system,
+                     code=coding.code, display=coding.display, value=value, date=o.date),)
+
+
+# ---- values a rule compares against --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """One compared value, canonical; ``uln_times`` set for ``k x ULN``."""
+
+    value: float | int | str | None
+    uln_times: float | None = None
+    said: str = ""
+
+    def resolve(self, uln: float | None) -> float | int | str | None:
+        if self.uln_times is None:
+            return self.value
+        return None if uln is None else self.uln_times * uln
+
+
+def _bound(entry: ObservationEntry | None, value: r.Value, unit: str | None = None) -> _Bound:
+    """A protocol value as a canonical bound for ``entry`` (checked by the compiler)."""
+    match value:
+        case r.UlnMultiple(number):
+            return _Bound(None, float(number), f"{number} x ULN")
+        case r.Quantity(number, written_unit):
+            said = f"{number} {written_unit or unit or ''}".strip()
+            if entry is not None and entry.kind == "ordinal":
+                return _Bound(obs.ordinal_index(entry, str(number)), said=said)
+            if entry is not None and entry.kind == "quantity":
+                return _Bound(canonical(entry, float(number), written_unit or unit), said=said)
+            return _Bound(float(number), said=said)
+        case r.Symbol(name):
+            if entry is not None and entry.kind == "ordinal":
+                return _Bound(obs.ordinal_index(entry, name), said=name)
+            return _Bound(name, said=name)
+        case r.Text(text):
+            return _Bound(text, said=f'"{text}"')
+
+
+def _comparison(node: r.Compare | r.Between | r.InList, entry: ObservationEntry | None,
+                unit: str | None = None
+                ) -> tuple[Callable[[Any, float | None], Truth], str]:
+    """A predicate on a (canonical) value and its ULN, and the words for it."""
+    match node:
+        case r.Compare(_, op, value):
+            bound = _bound(entry, value, unit)
+            compare = _OPS[op]
+
+            def check(v: Any, uln: float | None) -> Truth:
+                b = bound.resolve(uln)
+                return None if b is None else compare(v, b)
+            return check, f"{op} {bound.said}"
+        case r.Between(_, low, high, between_unit):
+            lo = _bound(entry, r.Quantity(low, between_unit), unit)
+            hi = _bound(entry, r.Quantity(high, between_unit), unit)
+
+            def within(v: Any, uln: float | None) -> Truth:
+                return bool(lo.value <= v <= hi.value)
+            return within, f"between {lo.said} and {hi.said}"
+        case r.InList(_, values):
+            bounds = [_bound(entry, v, unit) for v in values]
+
+            def member(v: Any, uln: float | None) -> Truth:
+                return any(v == b.resolve(uln) for b in bounds)
+            return member, "in [" + ", ".join(b.said for b in bounds) + "]"
+
+
+def _shown_value(entry: ObservationEntry, reading: Reading) -> str:
+    o = reading.observation
+    text = describe(o)
+    if entry.kind == "quantity" and o.unit and o.unit != entry.unit \
+            and isinstance(reading.value, float):
+        text += f" (= {reading.value:.4g} {entry.unit})"
+    return text
+
+
+def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: ObservationEntry,
+                              env: Env) -> Node:
+    check, said = _comparison(node, entry)
+    period_of, when = _observation_period(node.timing, entry.freshness_days, env)
+    ordinal = entry.kind == "ordinal"
+    fallback = derived.lookup(entry.name)  # bmi, qtcf: computed when nothing is recorded
+    computed = build_score_compare(node, fallback, env) if fallback is not None else None
+
+    def value_of(reading: Reading) -> Any:
+        return obs.ordinal_index(entry, reading.value) if ordinal else reading.value
+
+    def find(ctx: Context) -> Reading | NoReading:
+        period, problem = period_of(ctx)
+        if period is None:
+            return NoReading(f"no {entry.title} result: {problem}", f"a {entry.title} result")
+        return latest(ctx.patient, entry, ctx.as_of, period, when)
+
+    def test(ctx: Context) -> Truth:
+        reading = find(ctx)
+        if isinstance(reading, NoReading):
+            return computed.test(ctx) if computed is not None else None
+        value = value_of(reading)
+        return None if value is None else check(value, reading.uln)
+
+    def explain(ctx: Context) -> Finding:
+        reading = find(ctx)
+        if isinstance(reading, NoReading):
+            if computed is not None and reading.observation is None:
+                return computed.explain(ctx)
+            return Finding(None, reading.reason, _evidence(reading), (reading.missing,))
+        value = value_of(reading)
+        shown = _shown_value(entry, reading)
+        if value is None:
+            return Finding(None, f"{entry.title} {shown} is not a level of the scale",
+                           _evidence(reading), (f"a {entry.title} value on its scale",))
+        truth = check(value, reading.uln)
+        if truth is None:
+            return Finding(None, f"{entry.title} {shown}, but no upper limit of normal is "
+                           "known for it", _evidence(reading),
+                           (f"the laboratory's reference range for {entry.title}",))
+        uln = f" (ULN {reading.uln:g} {entry.unit})" if "ULN" in said and reading.uln else ""
+        relation = "is" if truth else "is not"
+        return Finding(truth, f"{entry.title} {shown} {relation} {said}{uln}",
+                       _evidence(reading))
+
+    return Node(test, explain)
+
+
+def build_result_test(node: r.ResultTest, env: Env) -> Node:
+    entries = [e for e in (obs.lookup(s) for s in node.subjects) if e is not None]
+    wanted = _POSITIVE_WORDS[node.result]
+    parts = [_build_one_result(entry, wanted, node.timing, env) for entry in entries]
+    if len(parts) == 1:
+        return parts[0]
+    tests = [p.test for p in parts]
+
+    def test(ctx: Context) -> Truth:
+        return kleene_or(t(ctx) for t in tests)
+
+    def explain(ctx: Context) -> Finding:
+        found = [p.explain(ctx) for p in parts]
+        truth = kleene_or(f.truth for f in found)
+        deciding = [f for f in found if f.truth is truth]
+        return Finding(truth, "; ".join(f.reason for f in deciding),
+                       tuple(e for f in deciding for e in f.evidence),
+                       tuple(m for f in deciding for m in f.missing) if truth is None else ())
+
+    return Node(test, explain)
+
+
+def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | None,
+                      env: Env) -> Node:
+    period_of, when = _observation_period(timing, entry.freshness_days, env)
+
+    def find(ctx: Context) -> Reading | NoReading:
+        period, problem = period_of(ctx)
+        if period is None:
+            return NoReading(f"no {entry.title} result: {problem}", f"a {entry.title} result")
+        return latest(ctx.patient, entry, ctx.as_of, period, when)
+
+    def truth_of(reading: Reading | NoReading) -> tuple[Truth, str | None]:
+        if isinstance(reading, NoReading):
+            return None, None
+        polarity = obs.normalise_qualitative(entry, reading.value)
+        if polarity is None or (polarity == "indeterminate" and wanted != "indeterminate"):
+            return None, polarity
+        return polarity == wanted, polarity
+
+    def test(ctx: Context) -> Truth:
+        return truth_of(find(ctx))[0]
+
+    def explain(ctx: Context) -> Finding:
+        reading = find(ctx)
+        if isinstance(reading, NoReading):
+            return Finding(None, reading.reason, _evidence(reading), (reading.missing,))
+        truth, polarity = truth_of(reading)
+        shown = describe(reading.observation)
+        if polarity is None:
+            return Finding(None, f"{entry.title} result {shown} cannot be read as positive or "
+                           "negative", _evidence(reading), (f"a readable {entry.title} result",))
+        if truth is None:
+            return Finding(None, f"{entry.title} {shown} is indeterminate", _evidence(reading),
+                           (f"a repeat {entry.title} test",))
+        return Finding(truth, f"{entry.title} {shown} reads {polarity}", _evidence(reading))
+
+    return Node(test, explain)
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _median(xs: Sequence[float]) -> float:
+    ordered, middle = sorted(xs), len(xs) // 2
+    return ordered[middle] if len(xs) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+_AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
+    "mean": _mean, "median": _median, "min": min, "max": max,
+}
+AGGREGATE_FUNCTIONS = tuple(_AGGREGATES)
+
+
+def build_aggregate(node: r.Aggregate, entry: ObservationEntry, env: Env) -> Node:
+    check, said = _comparison(r.Compare(node.subject, node.op, node.value), entry)
+    period_of, when = _observation_period(node.timing, entry.freshness_days, env)
+    function = _AGGREGATES[node.function]
+
+    def gather(ctx: Context) -> tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]:
+        period, problem = period_of(ctx)
+        wanted = f"{node.count} {entry.title} results {when}"
+        if period is None:
+            return None, f"no {entry.title} results: {problem}", (), (wanted,)
+        good, bad = recent(ctx.patient, entry, ctx.as_of, period, node.count)
+        found: list[Reading | NoReading] = [*good, *bad]
+        evidence = tuple(e for g in found for e in _evidence(g))
+        if bad:
+            return None, bad[0].reason, evidence, (bad[0].missing,)
+        if len(good) < node.count:
+            return (None, f"only {len(good)} of {node.count} {entry.title} results {when}",
+                    evidence, (wanted,))
+        value = function([float(g.value) for g in good if not isinstance(g.value, str)])
+        truth = check(value, good[0].uln)
+        return (truth, f"{node.function} of the last {node.count} {entry.title} results is "
+                f"{value:.4g} {entry.unit or ''}, which {'is' if truth else 'is not'} {said}",
+                evidence, ())
+
+    def test(ctx: Context) -> Truth:
+        return gather(ctx)[0]
+
+    def explain(ctx: Context) -> Finding:
+        truth, reason, evidence, missing = gather(ctx)
+        return Finding(truth, reason, evidence, missing)
+
+    return Node(test, explain)
+
+
+# ---- derived scores --------------------------------------------------------------------
+
+_ASCITES = ("mild", "moderate_severe")
+_ENCEPHALOPATHY_BY_GRADE = {0: "none", 1: "grade_1_2", 2: "grade_1_2", 3: "grade_3_4",
+                            4: "grade_3_4"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """What the profile says of one formula input: candidate values, or why none."""
+
+    name: str
+    candidates: tuple[Any, ...]
+    said: str
+    evidence: tuple[Evidence, ...] = ()
+    missing: str | None = None
+
+
+def _library_matcher(name: str) -> Any:
+    entry = valueset_library.lookup(name)
+    return compile_matcher(entry.codes if entry is not None else ())
+
+
+_MATCHERS: dict[str, Any] = {}
+
+
+def _matcher(name: str) -> Any:
+    if name not in _MATCHERS:
+        _MATCHERS[name] = _library_matcher(name)
+    return _MATCHERS[name]
+
+
+def _active_condition(ctx: Context, valueset: str) -> Evidence | None:
+    matcher = _matcher(valueset)
+    for c in ctx.patient.conditions:
+        coding = matching_coding(c.codes, matcher)
+        if coding is None or not counted(c):
+            continue
+        if c.onset is not None and c.onset > ctx.as_of:
+            continue
+        if (c.abatement is None or c.abatement > ctx.as_of) and c.clinical_status in (
+                "active", "recurrence", "relapse", None):
+            return Evidence(record_type="condition", record_id=c.id, system=coding.system,
+                            code=coding.code, display=coding.display, date=c.onset)
+    return None
+
+
+def _read_input(name: str, ctx: Context, period_of: PeriodOf) -> _Input:
+    patient, as_of = ctx.patient, ctx.as_of
+    if name == "age_years":
+        birth = patient.birth_date
+        if birth is None or birth > as_of:
+            return _Input(name, (), "age unknown", missing="birth date")
+        age = age_in(birth, as_of, "years")
+        return _Input(name, (age,), f"age {age}")
+    if name == "female":
+        if patient.sex in ("female", "male"):
+            return _Input(name, (patient.sex == "female",), f"sex {patient.sex}")
+        return _Input(name, (True, False), "sex not recorded as female or male")
+    if name == "dialysis_twice_last_week":
+        matcher = _matcher("dialysis")
+        week = [p for p in patient.procedures if matching_coding(p.codes, matcher)
+                and counted(p) and p.date is not None
+                and as_of - timedelta(days=7) <= p.date <= as_of]
+        return _Input(name, (len(week) >= 2,), f"{len(week)} dialysis sessions in the last week")
+    if name == "ascites":
+        found = _active_condition(ctx, "ascites")
+        if found is None:
+            return _Input(name, ("none",), "no ascites on record")
+        return _Input(name, _ASCITES, "ascites on record, grade not recorded", (found,),
+                      "the grade of ascites (mild or moderate-severe)")
+    if name == "encephalopathy":
+        grade_entry = obs.lookup("west_haven")
+        if grade_entry is not None:
+            period, _ = period_of(ctx)
+            if period is not None:
+                reading = latest(patient, grade_entry, as_of, period, "")
+                if isinstance(reading, Reading):
+                    index = obs.ordinal_index(grade_entry, reading.value)
+                    if index is not None:
+                        grade = _ENCEPHALOPATHY_BY_GRADE[index]
+                        return _Input(name, (grade,), f"West Haven grade {reading.value}",
+                                      _evidence(reading))
+        found = _active_condition(ctx, "hepatic_encephalopathy")
+        if found is None:
+            return _Input(name, ("none",), "no hepatic encephalopathy on record")
+        return _Input(name, ("grade_1_2", "grade_3_4"),
+                      "hepatic encephalopathy on record, grade not recorded", (found,),
+                      "the West Haven grade of hepatic encephalopathy")
+    entry_name, unit = derived.OBSERVED_INPUTS.get(name, ("", None))
+    if name == "ast_uln_u_l":
+        entry_name, unit = "ast", "U/L"
+    entry = obs.lookup(entry_name) if entry_name else None
+    if entry is None:
+        return _Input(name, (), f"{name} is not recorded", missing=None)
+    period, problem = period_of(ctx)
+    if period is None:
+        return _Input(name, (), f"no {entry.title}: {problem}", missing=f"a {entry.title} result")
+    if period == (as_of, as_of):  # the rule gave no time: each input's own freshness
+        period = (as_of - timedelta(days=entry.freshness_days), as_of)
+    reading = latest(patient, entry, as_of, period, f"in the last {entry.freshness_days} days")
+    if isinstance(reading, NoReading):
+        return _Input(name, (), reading.reason, _evidence(reading), reading.missing)
+    raw = reading.uln if name == "ast_uln_u_l" else reading.value
+    if raw is None:
+        return _Input(name, (), f"no upper limit of normal for {entry.title}",
+                      _evidence(reading), f"the reference range of {entry.title}")
+    value = float(raw)
+    if unit is not None and entry.unit is not None and unit != entry.unit:
+        value = convert(value, entry.unit, unit, molar_factor=entry.molar_mass,
+                        iu_equals_u=entry.iu_equals_u)
+    return _Input(name, (value,), f"{entry.title} {describe(reading.observation)}",
+                  _evidence(reading))
+
+
+def build_score_compare(node: r.Compare | r.Between | r.InList, score: DerivedScore,
+                        env: Env) -> Node:
+    check, said = _comparison(node, None, score.unit)
+    if score.labels:
+        check = _ranked(node, score.labels)
+    timing = node.timing
+    period_of: PeriodOf
+    if timing is None:
+        def no_time(ctx: Context) -> tuple[tuple[date, date] | None, str | None]:
+            return (ctx.as_of, ctx.as_of), None
+        period_of = no_time
+    else:
+        period_of, _ = build_period(timing, env)
+    inputs = [i.name for i in score.spec.inputs]
+    required = {i.name for i in score.spec.inputs if i.required}
+
+    def assess(ctx: Context) -> tuple[Truth, list[_Input], list[Any]]:
+        read = [_read_input(name, ctx, period_of) for name in inputs]
+        usable = [i for i in read if i.candidates]
+        if any(not i.candidates and i.name in required for i in read):
+            return None, read, []
+        names = [i.name for i in usable]
+        outcomes: list[Any] = []
+        truths: set[Truth] = set()
+        for combo in itertools.product(*(i.candidates for i in usable)):
+            try:
+                value = derived.compute(score, dict(zip(names, combo, strict=True)))
+            except ValueError:
+                return None, read, []
+            outcomes.append(value)
+            truths.add(check(value, None))
+        if score.spec.name == "qtcf" and "qt_ms" in names and len(names) == 1:
+            return None, read, []  # QTcF needs a heart rate or RR interval
+        return (truths.pop() if len(truths) == 1 else None), read, outcomes
+
+    def test(ctx: Context) -> Truth:
+        return assess(ctx)[0]
+
+    def explain(ctx: Context) -> Finding:
+        truth, read, outcomes = assess(ctx)
+        evidence = tuple(e for i in read for e in i.evidence)
+        inputs_said = "; ".join(i.said for i in read)
+        if not outcomes:
+            missing = tuple(i.missing for i in read if i.missing)
+            return Finding(None, f"{score.spec.title} cannot be computed: {inputs_said}",
+                           evidence, missing or (f"the inputs of {score.spec.title}",))
+        shown = ", ".join(sorted({_fmt(v) for v in outcomes}))
+        if truth is None:
+            missing = tuple(i.missing for i in read if i.missing and len(i.candidates) > 1)
+            return Finding(None, f"`{score.name}` could be {shown} ({inputs_said}), so it is "
+                           f"not known whether it is {said}", evidence, missing)
+        relation = "is" if truth else "is not"
+        return Finding(truth, f"`{score.name}` {shown} {relation} {said} (from {inputs_said})",
+                       evidence)
+
+    return Node(test, explain)
+
+
+def _ranked(node: r.Compare | r.Between | r.InList, labels: tuple[str, ...]
+            ) -> Callable[[Any, float | None], Truth]:
+    """Comparisons of class labels (``child_pugh_class >= B``) by their order."""
+    def rank(v: Any) -> int:
+        return labels.index(str(v))
+
+    def label_of(value: r.Value) -> str:
+        if isinstance(value, r.Symbol):
+            return value.name
+        if isinstance(value, r.Quantity):
+            return str(value.number)
+        return value.value if isinstance(value, r.Text) else ""
+
+    match node:
+        case r.Compare(_, op, value):
+            bound, compare = rank(label_of(value)), _OPS[op]
+            return lambda v, uln: compare(rank(v), bound)
+        case r.InList(_, values):
+            allowed = {label_of(v) for v in values}
+            return lambda v, uln: str(v) in allowed
+        case r.Between(_, low, high):
+            lo, hi = rank(str(low)), rank(str(high))
+            return lambda v, uln: lo <= rank(v) <= hi
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
