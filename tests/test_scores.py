@@ -376,6 +376,12 @@ class TestAlbi:
 # ======================================================================================
 
 class TestEgfrCkdEpi2021:
+    def test_cross_check_nkf_calculator_male_55_creatinine_1_2(self) -> None:
+        # CROSS-CHECK: the National Kidney Foundation's CKD-EPI 2021 calculator
+        # (kidney.org), as quoted in a public calculator project's test notes, gives
+        # 71 mL/min/1.73 m2 for creatinine 1.2 mg/dL, age 55, male (CKD stage G2).
+        assert round(egfr_ckd_epi_2021(1.2, 55, female=False)) == 71
+
     def test_hand_male_50_creatinine_1_0(self) -> None:
         # HAND: k 0.9, a -0.302; Scr/k = 1.111111 > 1 -> min term 1;
         # max term 1.111111^-1.2 = 0.881234; 0.9938^50 = 0.732740;

@@ -31,9 +31,9 @@ from eligo.evaluate_core import (
     build_period,
     gather,
     join_reasons,
+    kleene,
     kleene_and,
     kleene_not,
-    kleene_or,
     target_matcher,
     valueset_contents,
 )
@@ -423,6 +423,7 @@ def _build_junction(parts: list[Node], stop: bool) -> Node:
     neutral = not stop
 
     def test(ctx: Context) -> Truth:
+        # kleene() over a generator, written out: this is the hottest loop of screening.
         result: Truth = neutral
         for t in tests:
             v = t(ctx)
@@ -435,7 +436,7 @@ def _build_junction(parts: list[Node], stop: bool) -> Node:
     def explain(ctx: Context) -> Finding:
         # Explain only the operands that decide the value: they are the reason.
         truths = [t(ctx) for t in tests]
-        truth = kleene_or(truths) if stop else kleene_and(truths)
+        truth = kleene(truths, stop)
         found = [p.explain(ctx) for p, t in zip(parts, truths, strict=True) if t is truth]
         evidence, missing = gather(found)
         return Finding(truth, join_reasons(found), evidence, missing if truth is None else ())

@@ -59,24 +59,23 @@ class Env:
 # ---- Kleene logic ----------------------------------------------------------------------
 
 
-def kleene_and(values: Iterable[Truth]) -> Truth:
-    result: Truth = True
+def kleene(values: Iterable[Truth], stop: bool) -> Truth:
+    """``or`` (``stop=True``: one TRUE decides) or ``and`` (``stop=False``), UNKNOWN-aware."""
+    result: Truth = not stop
     for v in values:
-        if v is False:
-            return False
+        if v is stop:
+            return stop
         if v is None:
             result = None
     return result
+
+
+def kleene_and(values: Iterable[Truth]) -> Truth:
+    return kleene(values, False)
 
 
 def kleene_or(values: Iterable[Truth]) -> Truth:
-    result: Truth = False
-    for v in values:
-        if v is True:
-            return True
-        if v is None:
-            result = None
-    return result
+    return kleene(values, True)
 
 
 def kleene_not(value: Truth) -> Truth:
