@@ -45,7 +45,8 @@ _RUNNER_KW: dict[str, Any] = (
 
 # ---- patients ------------------------------------------------------------------------
 
-# Cirrhosis, aged 55, male, no attestations: I3, E1 and E2 are manual -> NEEDS_REVIEW.
+# Cirrhosis, aged 55, male, no labs and no attestations: I3 and E2 are manual and E1
+# (Child-Pugh / MELD) has no labs -> NEEDS_REVIEW.
 REVIEW_YAML = """\
 id: p-review
 birth_date: 1970-05-01
@@ -65,13 +66,22 @@ INELIGIBLE_JSON = """\
    {"id": "c2", "codes": [{"system": "icd10cm", "code": "C22.0"}], "onset": "2024-06-01"}]}
 """
 
-# The review patient with every manual criterion attested -> ELIGIBLE.
+# The review patient with a recent liver panel (Child-Pugh A5, MELD 6) and every manual
+# criterion attested -> ELIGIBLE.
 ELIGIBLE_YAML = REVIEW_YAML.replace("p-review", "p-elig") + """\
+observations:
+  - {codes: [{system: loinc, code: 1975-2}], value: 0.9, unit: mg/dL, date: 2026-01-05}
+  - {codes: [{system: loinc, code: 1751-7}], value: 3.9, unit: g/dL, date: 2026-01-05}
+  - {codes: [{system: loinc, code: 6301-6}], value: 1.1, date: 2026-01-05}
+  - {codes: [{system: loinc, code: 2160-0}], value: 0.8, unit: mg/dL, date: 2026-01-05}
 attestations:
   - {criterion: I3, answer: true, by: coordinator, at: 2026-01-10}
-  - {criterion: E1, answer: false, by: coordinator, at: 2026-01-10}
   - {criterion: E2, answer: false, by: coordinator, at: 2026-01-10}
 """
+
+# The eligible patient born 1955-01-16: 70 on AS_OF (2026-01-15), 71 the next day.
+TURNING_71_YAML = ELIGIBLE_YAML.replace("1970-05-01", "1955-01-16")
+DAY_AFTER = "2026-01-16"
 
 PATIENTS = {
     "eligible": ("eligible.yaml", ELIGIBLE_YAML, Verdict.ELIGIBLE, 0),
@@ -208,22 +218,22 @@ def test_check_exit_codes(tmp_path: Path, key: str) -> None:
 
 
 def test_check_as_of_changes_the_answer(tmp_path: Path) -> None:
-    # Born 1970-05-01: 70 until 2041-04-30, 71 (outside 18-70) from 2041-05-01.
-    path = patient_file(tmp_path, "eligible")
-    assert run("check", NCT, path, "--as-of", "2041-04-30").exit_code == 0
-    late = run("check", NCT, path, "--as-of", "2041-05-01", "--format", "json")
+    # Born 1955-01-16: 70 on 2026-01-15, 71 (outside 18-70) from 2026-01-16.
+    path = write(tmp_path, "turning-71.yaml", TURNING_71_YAML)
+    assert run("check", NCT, path, "--as-of", AS_OF).exit_code == 0
+    late = run("check", NCT, path, "--as-of", DAY_AFTER, "--format", "json")
     assert late.exit_code == 1
     assert ScreeningResult.model_validate_json(late.stdout).failing == ("I1",)
 
 
 def test_check_uses_the_fixture_date_unless_as_of_is_given(tmp_path: Path) -> None:
-    patient = "\n".join("  " + line for line in ELIGIBLE_YAML.splitlines())
-    doc = ("fixture: {protocol: NCT01224327, as_of: 2041-05-01, verdict: INELIGIBLE,"
+    patient = "\n".join("  " + line for line in TURNING_71_YAML.splitlines())
+    doc = (f"fixture: {{protocol: NCT01224327, as_of: {DAY_AFTER}, verdict: INELIGIBLE,"
            " failing: [I1]}\npatient:\n" + patient + "\n")
     path = write(tmp_path, "fixture.yaml", doc)
     result = run("check", NCT, path, "--format", "json")
     assert result.exit_code == 1
-    assert str(ScreeningResult.model_validate_json(result.stdout).as_of) == "2041-05-01"
+    assert str(ScreeningResult.model_validate_json(result.stdout).as_of) == DAY_AFTER
     assert run("check", NCT, path, "--as-of", AS_OF).exit_code == 0
 
 
@@ -512,8 +522,8 @@ def test_schema_unknown_name() -> None:
 
 
 def _fixture_doc(verdict: str, failing: str) -> str:
-    patient = "\n".join("  " + line for line in ELIGIBLE_YAML.splitlines())
-    return (f"fixture: {{protocol: NCT01224327, as_of: 2041-05-01, verdict: {verdict},"
+    patient = "\n".join("  " + line for line in TURNING_71_YAML.splitlines())
+    return (f"fixture: {{protocol: NCT01224327, as_of: {DAY_AFTER}, verdict: {verdict},"
             f" failing: [{failing}]}}\npatient:\n{patient}\n")
 
 

@@ -36,10 +36,15 @@ conditions:
     onset: 2020-01-01
 """
 
+# A recent liver panel (Child-Pugh A5, MELD 6) decides E1; the manual criteria are attested.
 ATTESTED = PATIENT + """\
+observations:
+  - {codes: [{system: loinc, code: 1975-2}], value: 0.9, unit: mg/dL, date: 2026-01-05}
+  - {codes: [{system: loinc, code: 1751-7}], value: 3.9, unit: g/dL, date: 2026-01-05}
+  - {codes: [{system: loinc, code: 6301-6}], value: 1.1, date: 2026-01-05}
+  - {codes: [{system: loinc, code: 2160-0}], value: 0.8, unit: mg/dL, date: 2026-01-05}
 attestations:
   - {criterion: I3, answer: true, by: coordinator, at: 2026-01-10}
-  - {criterion: E1, answer: false, by: coordinator, at: 2026-01-10}
   - {criterion: E2, answer: false, by: coordinator, at: 2026-01-10}
 """
 

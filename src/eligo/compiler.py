@@ -33,6 +33,11 @@ SEX_VALUES = ("female", "male", "other", "unknown")
 
 # Patient attributes that comparisons may name. Observations and scores join this
 # catalogue when the observation library arrives.
+# Canonical units a bare number may stand for: ratios and vital-sign units nobody writes
+# (`inr > 1.5`, `bmi >= 30`, `heart_rate < 50`, `hba1c < 7`). Lab concentrations always
+# need their unit: `bilirubin < 3` could be mg/dL or µmol/L.
+CUSTOMARY_UNITS = frozenset({"{INR}", "1", "%", "kg/m2", "/min", "mm[Hg]", "ms"})
+
 FIELDS: dict[str, str] = {
     "age": "age in completed years (or months/weeks/days) at the as-of date",
     "sex": "administrative sex: female, male, other or unknown",
@@ -306,7 +311,7 @@ class _Checker:
         for value in self.node_values(node):
             match entry.kind, value:
                 case "quantity", r.Quantity(number, unit):
-                    if unit is None:
+                    if unit is None and entry.unit not in CUSTOMARY_UNITS:
                         self.error("unit-mismatch", f"{entry.title} needs a unit",
                                    value.span, f"for example `{number} {entry.unit}`")
                     elif measurements.canonical(entry, float(number), unit) is None:

@@ -14,7 +14,15 @@ from eligo import derived, valueset_library
 from eligo import observations as obs
 from eligo import rules as r
 from eligo.derived import DerivedScore
-from eligo.evaluate_core import Env, Finding, Node, PeriodOf, build_period, kleene_or
+from eligo.evaluate_core import (
+    UNDATED_ANCHOR,
+    Env,
+    Finding,
+    Node,
+    PeriodOf,
+    build_period,
+    kleene_or,
+)
 from eligo.measurements import (
     NoReading,
     Reading,
@@ -40,23 +48,49 @@ _POSITIVE_WORDS = {"positive": "positive", "detected": "positive", "reactive": "
 RESULT_WORDS = tuple(_POSITIVE_WORDS)
 
 
+def _amount(amount: int, unit: str) -> str:
+    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+
+
 def _observation_period(timing: r.Timing | None, entry_days: int, env: Env
-                        ) -> tuple[PeriodOf, str]:
-    """Where to look for a result: the entry's freshness window unless the rule says."""
+                        ) -> tuple[PeriodOf, str, str]:
+    """Where to look for a result: the entry's freshness window unless the rule says.
+
+    Also the period in words (``in the last 30 days``) and what a result before it is
+    older than (``30 days``), for the reason of a stale result.
+    """
     if timing is None:
         def fresh(ctx: Context) -> tuple[tuple[date, date] | None, str | None]:
             return (ctx.as_of - timedelta(days=entry_days), ctx.as_of), None
-        return fresh, f"in the last {entry_days} days"
+        return fresh, f"in the last {entry_days} days", _amount(entry_days, "days")
     period_of, when = build_period(timing, env)
-    return period_of, when.strip()
+    when = when.strip()
+    match timing:
+        case r.Window(amount, unit):
+            older_than = _amount(amount, unit)
+        case r.AgoWindow(_, high, unit):
+            older_than = _amount(high, unit)
+        case _:
+            older_than = when.removeprefix("since ")
+    return period_of, when, older_than
+
+
+def _no_period(entry: ObservationEntry, problem: str | None, when: str) -> NoReading:
+    """No period to look in: the event a ``since``/``before first`` time counts from is
+    missing or undated."""
+    why = ("the event it counts from has no date" if problem == UNDATED_ANCHOR
+           else "there is no event to count from")
+    return NoReading(f"no {entry.title} result can be placed {when}: {why}",
+                     f"{entry.title} result {when}")
 
 
 def _evidence(reading: Reading | NoReading) -> tuple[Evidence, ...]:
     o = reading.observation
     if o is None:
         return ()
-    coding = o.codes[0]
-    value = None if o.value is None else number_text(o.value) + (f" {o.unit}" if o.unit else "")
+    coding = reading.coding or o.codes[0]  # the code it was found by
+    value = None if o.value is None else number_text(o.value) + (
+        f" {o.unit}" if o.unit and not isinstance(o.value, bool) else "")
     return (Evidence(record_type="observation", record_id=o.id, system=coding.system,
                      code=coding.code, display=coding.display, value=value, date=o.date),)
 
@@ -138,9 +172,11 @@ def _shown_value(entry: ObservationEntry, reading: Reading) -> str:
 def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: ObservationEntry,
                               env: Env) -> Node:
     check, said = _comparison(node, entry)
-    period_of, when = _observation_period(node.timing, entry.freshness_days, env)
+    period_of, when, older_than = _observation_period(node.timing, entry.freshness_days, env)
     ordinal = entry.kind == "ordinal"
-    fallback = derived.lookup(entry.name)  # bmi, qtcf: computed when nothing is recorded
+    # bmi, qtcf: computed from their inputs when no result is recorded in the period (none
+    # at all, or only older ones); a recorded result that cannot be read stays UNKNOWN.
+    fallback = derived.lookup(entry.name)
     computed = build_score_compare(node, fallback, env) if fallback is not None else None
 
     def value_of(reading: Reading) -> Any:
@@ -149,21 +185,28 @@ def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: Obs
     def find(ctx: Context) -> Reading | NoReading:
         period, problem = period_of(ctx)
         if period is None:
-            return NoReading(f"no {entry.title} result: {problem}", f"a {entry.title} result")
-        return latest(ctx.patient, entry, ctx.as_of, period, when)
+            return _no_period(entry, problem, when)
+        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than)
 
     def test(ctx: Context) -> Truth:
         reading = find(ctx)
         if isinstance(reading, NoReading):
-            return computed.test(ctx) if computed is not None else None
+            if computed is not None and reading.kind != "unreadable":
+                return computed.test(ctx)
+            return None
         value = value_of(reading)
         return None if value is None else check(value, reading.uln)
 
     def explain(ctx: Context) -> Finding:
         reading = find(ctx)
         if isinstance(reading, NoReading):
-            if computed is not None and reading.observation is None:
-                return computed.explain(ctx)
+            if computed is not None and reading.kind != "unreadable":
+                found = computed.explain(ctx)
+                if reading.kind == "stale" and found.truth is None:
+                    return Finding(None, f"{reading.reason}, and {found.reason[:1].lower()}"
+                                   f"{found.reason[1:]}", _evidence(reading) + found.evidence,
+                                   tuple(dict.fromkeys((reading.missing, *found.missing))))
+                return found
             return Finding(None, reading.reason, _evidence(reading), (reading.missing,))
         value = value_of(reading)
         shown = _shown_value(entry, reading)
@@ -207,13 +250,13 @@ def build_result_test(node: r.ResultTest, env: Env) -> Node:
 
 def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | None,
                       env: Env) -> Node:
-    period_of, when = _observation_period(timing, entry.freshness_days, env)
+    period_of, when, older_than = _observation_period(timing, entry.freshness_days, env)
 
     def find(ctx: Context) -> Reading | NoReading:
         period, problem = period_of(ctx)
         if period is None:
-            return NoReading(f"no {entry.title} result: {problem}", f"a {entry.title} result")
-        return latest(ctx.patient, entry, ctx.as_of, period, when)
+            return _no_period(entry, problem, when)
+        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than)
 
     def truth_of(reading: Reading | NoReading) -> tuple[Truth, str | None]:
         if isinstance(reading, NoReading):
@@ -260,16 +303,19 @@ AGGREGATE_FUNCTIONS = tuple(_AGGREGATES)
 
 def build_aggregate(node: r.Aggregate, entry: ObservationEntry, env: Env) -> Node:
     check, said = _comparison(r.Compare(node.subject, node.op, node.value), entry)
-    period_of, when = _observation_period(node.timing, entry.freshness_days, env)
+    period_of, when, _ = _observation_period(node.timing, entry.freshness_days, env)
     function = _AGGREGATES[node.function]
+    unit = f" {entry.unit}" if entry.unit else ""
 
     def gather(ctx: Context) -> tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]:
         period, problem = period_of(ctx)
         wanted = f"{node.count} {entry.title} results {when}"
         if period is None:
-            return None, f"no {entry.title} results: {problem}", (), (wanted,)
+            return None, _no_period(entry, problem, when).reason, (), (wanted,)
         good, bad = recent(ctx.patient, entry, ctx.as_of, period, node.count)
         found: list[Reading | NoReading] = [*good, *bad]
+        found.sort(key=lambda g: g.observation.date if g.observation and g.observation.date
+                   else date.min, reverse=True)  # newest first, as they were read
         evidence = tuple(e for g in found for e in _evidence(g))
         if bad:
             return None, bad[0].reason, evidence, (bad[0].missing,)
@@ -279,7 +325,7 @@ def build_aggregate(node: r.Aggregate, entry: ObservationEntry, env: Env) -> Nod
         value = function([float(g.value) for g in good if not isinstance(g.value, str)])
         truth = check(value, good[0].uln)
         return (truth, f"{node.function} of the last {node.count} {entry.title} results is "
-                f"{value:.4g} {entry.unit or ''}, which {'is' if truth else 'is not'} {said}",
+                f"{value:.4g}{unit}, which {'is' if truth else 'is not'} {said}",
                 evidence, ())
 
     def test(ctx: Context) -> Truth:
@@ -339,7 +385,26 @@ def _active_condition(ctx: Context, valueset: str) -> Evidence | None:
     return None
 
 
-def _read_input(name: str, ctx: Context, period_of: PeriodOf) -> _Input:
+Periods = Callable[[int], tuple[PeriodOf, str, str]]
+
+
+def _periods(timing: r.Timing | None, env: Env) -> Periods:
+    """Where a score looks for each input: the rule's time if it gives one, else the
+    input's own freshness window (its days -> the period, its words, what is too old)."""
+    if timing is not None:
+        # Built now, not while screening: an anchor registers its codes in the index.
+        fixed = _observation_period(timing, 0, env)
+        return lambda days: fixed
+    made: dict[int, tuple[PeriodOf, str, str]] = {}
+
+    def of(days: int) -> tuple[PeriodOf, str, str]:
+        if days not in made:
+            made[days] = _observation_period(None, days, env)
+        return made[days]
+    return of
+
+
+def _read_input(name: str, ctx: Context, periods: Periods) -> _Input:
     patient, as_of = ctx.patient, ctx.as_of
     if name == "age_years":
         birth = patient.birth_date
@@ -350,7 +415,8 @@ def _read_input(name: str, ctx: Context, period_of: PeriodOf) -> _Input:
     if name == "female":
         if patient.sex in ("female", "male"):
             return _Input(name, (patient.sex == "female",), f"sex {patient.sex}")
-        return _Input(name, (True, False), "sex not recorded as female or male")
+        return _Input(name, (True, False), "sex not recorded as female or male",
+                      missing="the patient's sex (female or male)")
     if name == "dialysis_twice_last_week":
         matcher = _matcher("dialysis")
         week = [p for p in patient.procedures if matching_coding(p.codes, matcher)
@@ -366,9 +432,10 @@ def _read_input(name: str, ctx: Context, period_of: PeriodOf) -> _Input:
     if name == "encephalopathy":
         grade_entry = obs.lookup("west_haven")
         if grade_entry is not None:
+            period_of, when, older_than = periods(grade_entry.freshness_days)
             period, _ = period_of(ctx)
             if period is not None:
-                reading = latest(patient, grade_entry, as_of, period, "")
+                reading = latest(patient, grade_entry, as_of, period, when, older_than)
                 if isinstance(reading, Reading):
                     index = obs.ordinal_index(grade_entry, reading.value)
                     if index is not None:
@@ -387,12 +454,12 @@ def _read_input(name: str, ctx: Context, period_of: PeriodOf) -> _Input:
     entry = obs.lookup(entry_name) if entry_name else None
     if entry is None:
         return _Input(name, (), f"{name} is not recorded", missing=None)
+    period_of, when, older_than = periods(entry.freshness_days)
     period, problem = period_of(ctx)
     if period is None:
-        return _Input(name, (), f"no {entry.title}: {problem}", missing=f"a {entry.title} result")
-    if period == (as_of, as_of):  # the rule gave no time: each input's own freshness
-        period = (as_of - timedelta(days=entry.freshness_days), as_of)
-    reading = latest(patient, entry, as_of, period, f"in the last {entry.freshness_days} days")
+        gap = _no_period(entry, problem, when)
+        return _Input(name, (), gap.reason, missing=gap.missing)
+    reading = latest(patient, entry, as_of, period, when, older_than)
     if isinstance(reading, NoReading):
         return _Input(name, (), reading.reason, _evidence(reading), reading.missing)
     raw = reading.uln if name == "ast_uln_u_l" else reading.value
@@ -403,8 +470,17 @@ def _read_input(name: str, ctx: Context, period_of: PeriodOf) -> _Input:
     if unit is not None and entry.unit is not None and unit != entry.unit:
         value = convert(value, entry.unit, unit, molar_factor=entry.molar_mass,
                         iu_equals_u=entry.iu_equals_u)
+    if name == "ast_uln_u_l":
+        source = ("the laboratory's range" if reading.observation.reference_high is not None
+                  else "the library's typical range")
+        return _Input(name, (value,), f"upper limit of normal for {entry.title} "
+                      f"{value:g} {unit} ({source})", _evidence(reading))
     return _Input(name, (value,), f"{entry.title} {describe(reading.observation)}",
                   _evidence(reading))
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    return (0, float(value), "") if isinstance(value, int | float) else (1, 0.0, str(value))
 
 
 def build_score_compare(node: r.Compare | r.Between | r.InList, score: DerivedScore,
@@ -412,52 +488,47 @@ def build_score_compare(node: r.Compare | r.Between | r.InList, score: DerivedSc
     check, said = _comparison(node, None, score.unit)
     if score.labels:
         check = _ranked(node, score.labels)
-    timing = node.timing
-    period_of: PeriodOf
-    if timing is None:
-        def no_time(ctx: Context) -> tuple[tuple[date, date] | None, str | None]:
-            return (ctx.as_of, ctx.as_of), None
-        period_of = no_time
-    else:
-        period_of, _ = build_period(timing, env)
+    periods = _periods(node.timing, env)
     inputs = [i.name for i in score.spec.inputs]
     required = {i.name for i in score.spec.inputs if i.required}
 
-    def assess(ctx: Context) -> tuple[Truth, list[_Input], list[Any]]:
-        read = [_read_input(name, ctx, period_of) for name in inputs]
+    def assess(ctx: Context) -> tuple[Truth, list[_Input], list[Any], str | None]:
+        read = [_read_input(name, ctx, periods) for name in inputs]
         usable = [i for i in read if i.candidates]
         if any(not i.candidates and i.name in required for i in read):
-            return None, read, []
+            return None, read, [], None
         names = [i.name for i in usable]
         outcomes: list[Any] = []
         truths: set[Truth] = set()
         for combo in itertools.product(*(i.candidates for i in usable)):
             try:
                 value = derived.compute(score, dict(zip(names, combo, strict=True)))
-            except ValueError:
-                return None, read, []
+            except ValueError as error:
+                return None, read, [], str(error)
             outcomes.append(value)
             truths.add(check(value, None))
-        if score.spec.name == "qtcf" and "qt_ms" in names and len(names) == 1:
-            return None, read, []  # QTcF needs a heart rate or RR interval
-        return (truths.pop() if len(truths) == 1 else None), read, outcomes
+        return (truths.pop() if len(truths) == 1 else None), read, outcomes, None
 
     def test(ctx: Context) -> Truth:
         return assess(ctx)[0]
 
     def explain(ctx: Context) -> Finding:
-        truth, read, outcomes = assess(ctx)
-        evidence = tuple(e for i in read for e in i.evidence)
-        inputs_said = "; ".join(i.said for i in read)
+        truth, read, outcomes, error = assess(ctx)
+        evidence = tuple(dict.fromkeys(e for i in read for e in i.evidence))
+        shown_inputs = [i for i in read
+                        if i.candidates or i.missing or i.name in required]
+        inputs_said = "; ".join(i.said for i in shown_inputs)
         if not outcomes:
-            missing = tuple(i.missing for i in read if i.missing)
-            return Finding(None, f"{score.spec.title} cannot be computed: {inputs_said}",
+            missing = tuple(i.missing for i in read if i.missing and not i.candidates)
+            why = f" ({error})" if error and not missing else ""
+            return Finding(None, f"{score.spec.title} cannot be computed{why}: {inputs_said}",
                            evidence, missing or (f"the inputs of {score.spec.title}",))
-        shown = ", ".join(sorted({_fmt(v) for v in outcomes}))
+        shown = ", ".join(_fmt(v) for v in sorted(set(outcomes), key=_sort_key))
         if truth is None:
             missing = tuple(i.missing for i in read if i.missing and len(i.candidates) > 1)
             return Finding(None, f"`{score.name}` could be {shown} ({inputs_said}), so it is "
-                           f"not known whether it is {said}", evidence, missing)
+                           f"not known whether it is {said}", evidence,
+                           missing or (f"the inputs of {score.spec.title}",))
         relation = "is" if truth else "is not"
         return Finding(truth, f"`{score.name}` {shown} {relation} {said} (from {inputs_said})",
                        evidence)
