@@ -50,6 +50,7 @@ STABLE_CODES = frozenset({
     "unit-mismatch",
     "type-mismatch",
     "bad-value",
+    "unknown-function",
 })
 
 MULTI_ERROR_CASE = "29-several-errors"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from eligo import derived, measurements, printer, valueset_library
+from eligo import derived, measurements, printer, units, valueset_library
 from eligo import observations as obs
 from eligo import rules as r
 from eligo.errors import Diagnostic, ProtocolError
@@ -268,7 +268,7 @@ class _Checker:
             iter(difflib.get_close_matches(subject, names, n=1, cutoff=0.6)), None)
         hint = (f"did you mean `{close}`?" if close
                 else "`eligo observations` lists the observation library")
-        self.error("unknown-field", f"unknown field `{subject}`", span, hint)
+        self.error("unknown-field", f"unknown field or observation `{subject}`", span, hint)
 
     def check_field(self, node: r.Compare | r.Between | r.InList) -> None:
         subject = node.subject
@@ -327,7 +327,7 @@ class _Checker:
                     elif entry.score_range and not (
                             entry.score_range[0] <= float(number) <= entry.score_range[1]):
                         low, high = entry.score_range
-                        self.error("bad-value", f"{number} is outside the {entry.title} "
+                        self.error("bad-value", f"`{number}` is outside the {entry.title} "
                                    f"scale ({low:g}-{high:g})", value.span,
                                    f"use a value between {low:g} and {high:g}")
                 case "ordinal", r.Symbol() | r.Quantity(unit=None):
@@ -350,16 +350,16 @@ class _Checker:
                 label = value.name if isinstance(value, r.Symbol) else (
                     str(value.number) if isinstance(value, r.Quantity) else None)
                 if label not in score.labels:
-                    self.error("bad-value", f"`{printer.value_text(value)}` is not a "
-                               f"{score.name} class", value.span,
+                    self.error("bad-value", f"`{printer.value_text(value)}` is not a class of "
+                               f"`{score.name}`", value.span,
                                "its classes are " + ", ".join(score.labels))
             elif not isinstance(value, r.Quantity):
                 self.error("type-mismatch", f"{score.name} is compared with a number",
                            value.span, f"for example `{score.name} >= 15`")
-            elif value.unit is not None and value.unit != score.unit:
+            elif value.unit is not None and not _converts(value.unit, score.unit):
                 unit_said = f"in {score.unit}" if score.unit else "a score without a unit"
                 number_said = f"in {score.unit}" if score.unit else "alone"
-                self.error("unit-mismatch", f"{score.name} is {unit_said}", value.span,
+                self.error("unit-mismatch", f"`{score.name}` is {unit_said}", value.span,
                            f"write the number {number_said}")
 
     def check_result_test(self, node: r.ResultTest) -> None:
@@ -536,6 +536,16 @@ def _code_hint(ref: r.CodeRef, backwards: bool) -> str | None:
         return "the last digit is a check digit, so one digit is probably mistyped; " \
                "copy the identifier from a SNOMED CT browser"
     return f"copy the code from the {label} release or browser"
+
+
+def _converts(unit: str, target: str | None) -> bool:
+    """Whether a value written in ``unit`` converts to ``target`` (UCUM, via eligo.units)."""
+    if target is None:
+        return False
+    try:
+        return units.same_dimension(unit, target)
+    except units.UnitError:
+        return False
 
 
 def content_hash(text: str) -> str:

@@ -123,6 +123,9 @@ def _bound(entry: ObservationEntry | None, value: r.Value, unit: str | None = No
                 return _Bound(obs.ordinal_index(entry, str(number)), said=said)
             if entry is not None and entry.kind == "quantity":
                 return _Bound(canonical(entry, float(number), written_unit or unit), said=said)
+            if written_unit is not None and unit is not None and written_unit != unit:
+                # a derived score compared in another unit of its dimension (L/min for mL/min)
+                return _Bound(convert(float(number), written_unit, unit), said=said)
             return _Bound(float(number), said=said)
         case r.Symbol(name):
             if entry is not None and entry.kind == "ordinal":
@@ -212,7 +215,7 @@ def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: Obs
         shown = _shown_value(entry, reading)
         if value is None:
             return Finding(None, f"{entry.title} {shown} is not a level of the scale",
-                           _evidence(reading), (f"a {entry.title} value on its scale",))
+                           _evidence(reading), (f"{entry.title} as a level of its scale",))
         truth = check(value, reading.uln)
         if truth is None:
             return Finding(None, f"{entry.title} {shown}, but no upper limit of normal is "
@@ -475,7 +478,7 @@ def _read_input(name: str, ctx: Context, periods: Periods) -> _Input:
                   else "the library's typical range")
         return _Input(name, (value,), f"upper limit of normal for {entry.title} "
                       f"{value:g} {unit} ({source})", _evidence(reading))
-    return _Input(name, (value,), f"{entry.title} {describe(reading.observation)}",
+    return _Input(name, (value,), f"{entry.title} {_shown_value(entry, reading)}",
                   _evidence(reading))
 
 

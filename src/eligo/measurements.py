@@ -107,9 +107,14 @@ def _linear(entry: ObservationEntry, unit: str) -> tuple[float, float] | None:
 
 @cache
 def _unitless(entry: ObservationEntry) -> bool:
-    """Whether a result may omit its unit: the canonical unit is a pure number (INR, %)."""
+    """Whether a result may omit its unit: the canonical unit is a pure number (INR, %) or
+    one a bare number customarily means, as in protocols (BMI, heart rate, QT in ms)."""
+    from eligo.compiler import CUSTOMARY_UNITS  # the compiler imports this module
+
+    if entry.unit is None or entry.unit in CUSTOMARY_UNITS:
+        return True
     try:
-        return entry.unit is None or parse_unit(entry.unit).dimensionless
+        return bool(parse_unit(entry.unit).dimensionless)
     except UnitError:
         return False
 
