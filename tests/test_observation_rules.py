@@ -830,6 +830,22 @@ def test_score_units_in_other_spellings_compile(rule: str) -> None:
                  'exclusion\n  E1 "Pregnant": pregnant\n')
 
 
+@pytest.mark.parametrize(("creatinine", "truth"), [(2.0, True), (1.0, False)])
+def test_a_score_bound_in_another_unit_converts(creatinine: float, truth: bool) -> None:
+    # Cockcroft-Gault, male, 70 y, 70 kg: (140-70) x 70 / (72 x Cr) = 34.0 (Cr 2.0) or 68.1.
+    patient = person(ob(CREATININE, creatinine, "mg/dL"), ob(WEIGHT, 70, "kg"),
+                     birth_date="1955-06-01", sex="male")
+    for rule in ("crcl_cockcroft_gault < 50 mL/min", "crcl_cockcroft_gault < 0.05 L/min"):
+        check(rule, patient, truth)
+
+
+def test_a_score_unit_of_another_dimension_is_an_error() -> None:
+    with pytest.raises(ProtocolError) as err:
+        compile_text('trial T\ninclusion\n  I1 "kidney": crcl_cockcroft_gault < 50 mg/dL\n'
+                     'exclusion\n  E1 "Pregnant": pregnant\n')
+    assert [d.code for d in err.value.diagnostics] == ["unit-mismatch"]
+
+
 def test_qtcf_recorded_or_computed() -> None:
     recorded = check("qtcf > 450 ms", person(ob(QTCF, 460, "ms", id="qtcf")), True)
     cites(recorded, QTCF, "qtcf")
