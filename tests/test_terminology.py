@@ -190,3 +190,25 @@ def test_compile_matcher() -> None:
     assert not matcher.matches("snomed", "199430071")
     assert not matcher.matches("icd10cm", "19943007")
     assert matcher.matches("atc", "C10AA05")
+
+
+@pytest.mark.parametrize(("code", "valid"), [
+    ("8170/3", True),    # hepatocellular carcinoma, malignant
+    ("C22.0", True),     # topography: liver
+    ("8140/2", True),    # adenocarcinoma in situ
+    ("8170", False),     # morphology without its behaviour code
+    ("8170/5", False),   # 5 is not a behaviour code
+    ("C22", False),      # topography needs its subsite
+])
+def test_icdo3_codes(code: str, valid: bool) -> None:
+    assert (problem("icdo3", code) is None) is valid
+    assert system_name("http://terminology.hl7.org/CodeSystem/icd-o-3") == "icdo3"
+
+
+def test_icdo3_morphology_in_a_protocol() -> None:
+    from eligo.compiler import compile_text
+
+    protocol = compile_text('trial T\nvalueset hcc = icdo3 8170/3; icd10cm C22.0\n'
+                            'inclusion\n  I1 "x": has condition hcc\n'
+                            'exclusion\n  E1 "y": pregnant\n')
+    assert protocol.valuesets[0].codes[0].code == "8170/3"

@@ -25,6 +25,7 @@ SYSTEM_URIS: dict[str, str] = {
     "atc": "http://www.whocc.no/atc",
     "cpt": "http://www.ama-assn.org/go/cpt",
     "hcpcs": "urn:oid:2.16.840.1.113883.6.285",
+    "icdo3": "http://terminology.hl7.org/CodeSystem/icd-o-3",
 }
 SYSTEM_NAMES: dict[str, str] = {uri: name for name, uri in SYSTEM_URIS.items()}
 SYSTEM_LABELS: dict[str, str] = {
@@ -35,6 +36,7 @@ SYSTEM_LABELS: dict[str, str] = {
     "atc": "ATC",
     "cpt": "CPT",
     "hcpcs": "HCPCS",
+    "icdo3": "ICD-O-3",
 }
 
 
@@ -67,7 +69,7 @@ def normalize_code(system: str, code: str) -> str:
             return "-".join(normalize_code(system, part) for part in code.split("-"))
         compact = code.upper().replace(".", "")
         return compact if len(compact) <= 3 else f"{compact[:3]}.{compact[3:]}"
-    if system in ("atc", "cpt", "hcpcs"):
+    if system in ("atc", "cpt", "hcpcs", "icdo3"):
         return code.upper()
     return code
 
@@ -114,6 +116,8 @@ def _loinc_ok(code: str) -> bool:
 
 _ATC = re.compile(r"^[A-Z](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?$")
 _LOINC = re.compile(r"^\d{1,7}-\d$")
+# ICD-O-3: topography C00.0-C80.9, or morphology NNNN/B with behaviour code 0-3, 6 or 9.
+_ICDO3 = re.compile(r"^(C\d{2}\.\d|\d{4}/[012369])$")
 
 
 def code_problem(ref: CodeRef) -> str | None:
@@ -154,6 +158,10 @@ def code_problem(ref: CodeRef) -> str | None:
     elif system == "atc":
         if not _ATC.match(code.upper()):
             return f"{code} is not an ATC code (such as C10AA05)"
+    elif system == "icdo3":
+        if not _ICDO3.match(code.upper()):
+            return (f"{code} is not an ICD-O-3 code (a topography such as C22.0 or a "
+                    "morphology with its behaviour, such as 8170/3)")
     elif system in ("cpt", "hcpcs") and not re.match(r"^[A-Z0-9]\d{3}[A-Z0-9]$", code.upper()):
         return f"{code} is not a {SYSTEM_LABELS[system]} code (5 characters)"
     return None
