@@ -27,6 +27,7 @@ from eligo.measurements import (
     NoReading,
     Reading,
     canonical,
+    codes_of,
     describe,
     latest,
     number_text,
@@ -494,12 +495,23 @@ def build_score_compare(node: r.Compare | r.Between | r.InList, score: DerivedSc
     periods = _periods(node.timing, env)
     inputs = [i.name for i in score.spec.inputs]
     required = {i.name for i in score.spec.inputs if i.required}
+    timing = node.timing
+
+    def read_input(name: str, ctx: Context) -> _Input:
+        key = ("score-input", name, timing)
+        found = ctx.memo.get(key)
+        if found is None:
+            found = ctx.memo[key] = _read_input(name, ctx, periods)
+        return found  # type: ignore[return-value]
 
     def assess(ctx: Context) -> tuple[Truth, list[_Input], list[Any], str | None]:
-        read = [_read_input(name, ctx, periods) for name in inputs]
-        usable = [i for i in read if i.candidates]
+        read = [read_input(name, ctx) for name in inputs]
         if any(not i.candidates and i.name in required for i in read):
             return None, read, [], None
+        return decide(read)
+
+    def decide(read: list[_Input]) -> tuple[Truth, list[_Input], list[Any], str | None]:
+        usable = [i for i in read if i.candidates]
         names = [i.name for i in usable]
         outcomes: list[Any] = []
         truths: set[Truth] = set()
@@ -512,8 +524,28 @@ def build_score_compare(node: r.Compare | r.Between | r.InList, score: DerivedSc
             truths.add(check(value, None))
         return (truths.pop() if len(truths) == 1 else None), read, outcomes, None
 
+    required_first = sorted(inputs, key=lambda name: name not in required)
+    required_codes = [codes_of(entry) for entry in (
+        obs.lookup(derived.OBSERVED_INPUTS[name][0]) for name in required
+        if derived.OBSERVED_INPUTS.get(name, ("", None))[0]) if entry is not None]
+
     def test(ctx: Context) -> Truth:
-        return assess(ctx)[0]
+        # A required lab never recorded decides UNKNOWN at once; so does any missing
+        # required input: stop before reading the rest.
+        recorded = ctx.memo.get("observation-codes")
+        if recorded is None:
+            recorded = ctx.memo["observation-codes"] = frozenset(
+                (c.system, c.code) for o in ctx.patient.observations for c in o.codes)
+        for codes in required_codes:
+            if codes.isdisjoint(recorded):  # type: ignore[arg-type]
+                return None
+        read = []
+        for name in required_first:
+            found = read_input(name, ctx)
+            if not found.candidates and name in required:
+                return None
+            read.append(found)
+        return decide(read)[0]
 
     def explain(ctx: Context) -> Finding:
         truth, read, outcomes, error = assess(ctx)

@@ -59,7 +59,7 @@ class NoReading:
 
 
 @cache
-def _codes(entry: ObservationEntry) -> frozenset[tuple[str, str]]:
+def codes_of(entry: ObservationEntry) -> frozenset[tuple[str, str]]:
     """The codings that count as a result of ``entry``: its LOINC and SNOMED CT codes, and
     the library's own name or aliases under the system ``eligo`` -- for scales with no
     standard code (West Haven grade, ASA class) and sites' local observations."""
@@ -77,7 +77,7 @@ def _coding(observation: Observation, codes: frozenset[tuple[str, str]]) -> Codi
 def results(patient: Patient, entry: ObservationEntry, as_of: date, period: Period
             ) -> Iterator[tuple[Observation, Coding]]:
     """Counted results of ``entry`` dated inside ``period``, newest first."""
-    codes = _codes(entry)
+    codes = codes_of(entry)
     found = []
     for o in patient.observations:
         if o.status in _IGNORED_STATUS or o.date is None or o.date > as_of:
@@ -207,7 +207,7 @@ def latest(patient: Patient, entry: ObservationEntry, as_of: date, period: Perio
     """
     for o, coding in results(patient, entry, as_of, period):
         return reading(o, coding, entry)
-    codes = _codes(entry)
+    codes = codes_of(entry)
     older = [(o, c) for o in patient.observations
              if o.date is not None and o.date < period[0] and o.status not in _IGNORED_STATUS
              and (c := _coding(o, codes)) is not None]

@@ -80,7 +80,8 @@ class CodeIndex:
 class Context:
     """One evaluation: the patient, the as-of date and the lazily built record indexes."""
 
-    __slots__ = ("_medications", "_procedures", "as_of", "codes", "conditions_index", "patient")
+    __slots__ = ("_medications", "_procedures", "as_of", "codes", "conditions_index", "memo",
+                 "patient")
 
     def __init__(self, patient: Patient, as_of: date, codes: CodeIndex) -> None:
         self.patient = patient
@@ -90,6 +91,8 @@ class Context:
         self.conditions_index = codes.index(patient.conditions)
         self._medications: IndexedRecords | None = None
         self._procedures: IndexedRecords | None = None
+        # What one evaluation has read already (score inputs shared by Child-Pugh and MELD).
+        self.memo: dict[object, object] = {}
 
     def conditions(self) -> IndexedRecords:
         return self.conditions_index
