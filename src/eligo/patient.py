@@ -190,7 +190,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 # Names pydantic puts in an error location for the member of a union it tried.
-_UNION_MEMBERS = frozenset({"float", "str", "bool", "int", "date", "datetime", "none"})
+# ("date" is also a field name, so union tags for dates are recognised by their bracket.)
+_UNION_MEMBERS = frozenset({"float", "str", "bool", "int", "none"})
 
 
 def _shown(value: Any) -> str:

@@ -262,7 +262,9 @@ def record_truth(kind: r.EventKind, record: Record, as_of: date, period: Period 
             return record.status in _CURRENT_MEDICATION
         return overlaps(record, as_of, period)
     if record.date is None:
-        return True if period is None else None
+        # Undated: it happened by the as-of date, but when is unknown.
+        return True if period is None or (period[0] == date.min and period[1] == as_of) \
+            else None
     if record.date > as_of:
         return False
     return period is None or period[0] <= record.date <= period[1]
