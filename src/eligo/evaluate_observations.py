@@ -25,10 +25,12 @@ from eligo.evaluate_core import (
 )
 from eligo.measurements import (
     NoReading,
+    ObservationIndex,
     Reading,
     canonical,
     codes_of,
     describe,
+    index_observations,
     latest,
     number_text,
     recent,
@@ -51,6 +53,14 @@ RESULT_WORDS = tuple(_POSITIVE_WORDS)
 
 def _amount(amount: int, unit: str) -> str:
     return f"{amount} {unit[:-1] if amount == 1 else unit}"
+
+
+def observation_index(ctx: Context) -> ObservationIndex:
+    """The patient's observations by coding, built once per evaluation."""
+    found = ctx.memo.get("observation-index")
+    if found is None:
+        found = ctx.memo["observation-index"] = index_observations(ctx.patient)
+    return found  # type: ignore[return-value]
 
 
 def _observation_period(timing: r.Timing | None, entry_days: int, env: Env
@@ -190,7 +200,8 @@ def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: Obs
         period, problem = period_of(ctx)
         if period is None:
             return _no_period(entry, problem, when)
-        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than)
+        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than,
+                      observation_index(ctx))
 
     def test(ctx: Context) -> Truth:
         reading = find(ctx)
@@ -260,7 +271,8 @@ def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | N
         period, problem = period_of(ctx)
         if period is None:
             return _no_period(entry, problem, when)
-        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than)
+        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than,
+                      observation_index(ctx))
 
     def truth_of(reading: Reading | NoReading) -> tuple[Truth, str | None]:
         if isinstance(reading, NoReading):
@@ -316,7 +328,8 @@ def build_aggregate(node: r.Aggregate, entry: ObservationEntry, env: Env) -> Nod
         wanted = f"{node.count} {entry.title} results {when}"
         if period is None:
             return None, _no_period(entry, problem, when).reason, (), (wanted,)
-        good, bad = recent(ctx.patient, entry, ctx.as_of, period, node.count)
+        good, bad = recent(ctx.patient, entry, ctx.as_of, period, node.count,
+                           observation_index(ctx))
         found: list[Reading | NoReading] = [*good, *bad]
         found.sort(key=lambda g: g.observation.date if g.observation and g.observation.date
                    else date.min, reverse=True)  # newest first, as they were read
@@ -439,7 +452,8 @@ def _read_input(name: str, ctx: Context, periods: Periods) -> _Input:
             period_of, when, older_than = periods(grade_entry.freshness_days)
             period, _ = period_of(ctx)
             if period is not None:
-                reading = latest(patient, grade_entry, as_of, period, when, older_than)
+                reading = latest(patient, grade_entry, as_of, period, when, older_than,
+                                 observation_index(ctx))
                 if isinstance(reading, Reading):
                     index = obs.ordinal_index(grade_entry, reading.value)
                     if index is not None:
@@ -463,7 +477,7 @@ def _read_input(name: str, ctx: Context, periods: Periods) -> _Input:
     if period is None:
         gap = _no_period(entry, problem, when)
         return _Input(name, (), gap.reason, missing=gap.missing)
-    reading = latest(patient, entry, as_of, period, when, older_than)
+    reading = latest(patient, entry, as_of, period, when, older_than, observation_index(ctx))
     if isinstance(reading, NoReading):
         return _Input(name, (), reading.reason, _evidence(reading), reading.missing)
     raw = reading.uln if name == "ast_uln_u_l" else reading.value

@@ -74,12 +74,36 @@ def _coding(observation: Observation, codes: frozenset[tuple[str, str]]) -> Codi
     return None
 
 
-def results(patient: Patient, entry: ObservationEntry, as_of: date, period: Period
-            ) -> Iterator[tuple[Observation, Coding]]:
+ObservationIndex = dict[tuple[str, str], list[tuple[int, Observation]]]
+
+
+def index_observations(patient: Patient) -> ObservationIndex:
+    """The patient's observations by coding (with their place in the record, which breaks
+    ties between results of the same day), so each entry looks only at its own results."""
+    by_code: ObservationIndex = {}
+    for position, o in enumerate(patient.observations):
+        for c in o.codes:
+            by_code.setdefault((c.system, c.code), []).append((position, o))
+    return by_code
+
+
+def _candidates(patient: Patient, entry: ObservationEntry, index: ObservationIndex | None
+                ) -> tuple[Observation, ...] | list[Observation]:
+    if index is None:
+        return patient.observations
+    found: dict[int, Observation] = {}
+    for code in codes_of(entry):
+        for position, o in index.get(code, ()):
+            found[position] = o
+    return [found[position] for position in sorted(found)]
+
+
+def results(patient: Patient, entry: ObservationEntry, as_of: date, period: Period,
+            index: ObservationIndex | None = None) -> Iterator[tuple[Observation, Coding]]:
     """Counted results of ``entry`` dated inside ``period``, newest first."""
     codes = codes_of(entry)
     found = []
-    for o in patient.observations:
+    for o in _candidates(patient, entry, index):
         if o.status in _IGNORED_STATUS or o.date is None or o.date > as_of:
             continue
         if not period[0] <= o.date <= period[1]:
@@ -199,16 +223,17 @@ def reading(o: Observation, coding: Coding, entry: ObservationEntry) -> Reading 
 
 
 def latest(patient: Patient, entry: ObservationEntry, as_of: date, period: Period,
-           when: str, older_than: str | None = None) -> Reading | NoReading:
+           when: str, older_than: str | None = None, index: ObservationIndex | None = None,
+           ) -> Reading | NoReading:
     """The most recent result of ``entry`` inside ``period``.
 
     ``when`` says the period in words (``in the last 30 days``); ``older_than`` what a
     result before it is older than (``30 days``), by default the period's first day.
     """
-    for o, coding in results(patient, entry, as_of, period):
+    for o, coding in results(patient, entry, as_of, period, index):
         return reading(o, coding, entry)
     codes = codes_of(entry)
-    older = [(o, c) for o in patient.observations
+    older = [(o, c) for o in _candidates(patient, entry, index)
              if o.date is not None and o.date < period[0] and o.status not in _IGNORED_STATUS
              and (c := _coding(o, codes)) is not None]
     if older:
@@ -220,11 +245,12 @@ def latest(patient: Patient, entry: ObservationEntry, as_of: date, period: Perio
 
 
 def recent(patient: Patient, entry: ObservationEntry, as_of: date, period: Period,
-           count: int) -> tuple[list[Reading], list[NoReading]]:
+           count: int, index: ObservationIndex | None = None,
+           ) -> tuple[list[Reading], list[NoReading]]:
     """The ``count`` most recent results inside ``period``, and any that could not be read."""
     good: list[Reading] = []
     bad: list[NoReading] = []
-    for o, coding in results(patient, entry, as_of, period):
+    for o, coding in results(patient, entry, as_of, period, index):
         if len(good) + len(bad) == count:
             break
         found = reading(o, coding, entry)
