@@ -273,7 +273,9 @@ class Lab(NamedTuple):
     ``factors`` turns a value in another unit into ``unit`` (mass <-> molar with the
     analyte's molar mass); a unit not listed cannot be read. A result without a unit is
     read only when the unit is a pure number (``unitless``, the INR). ``uln`` is the default
-    upper limit of normal, used when the laboratory sends no reference range.
+    upper limit of normal, used when the laboratory sends no reference range. ``local`` are
+    the names a site codes its own results with under the system ``eligo`` (scales without
+    a standard code, such as the West Haven grade, and local tests).
     """
 
     name: str
@@ -284,6 +286,7 @@ class Lab(NamedTuple):
     factors: Mapping[str, float] = MappingProxyType({})
     uln: float | None = None
     unitless: bool = False
+    local: frozenset[str] = frozenset()
 
 
 def latest_result(patient: Patient, lab: Lab, as_of: date, start: date) -> Observation | None:
@@ -292,7 +295,7 @@ def latest_result(patient: Patient, lab: Lab, as_of: date, start: date) -> Obser
     registered never count."""
     best: Observation | None = None
     best_day = start
-    loinc, snomed = lab.loinc, lab.snomed
+    loinc, snomed, local = lab.loinc, lab.snomed, lab.local
     for o in patient.observations:
         day = o.date
         if day is None or day > as_of or day < best_day or (best is not None and day == best_day):
@@ -302,7 +305,8 @@ def latest_result(patient: Patient, lab: Lab, as_of: date, start: date) -> Obser
         for coding in o.codes:
             system = coding.system
             if (system == "loinc" and coding.code in loinc) or \
-                    (system == "snomed" and coding.code in snomed):
+                    (system == "snomed" and coding.code in snomed) or \
+                    (system == "eligo" and coding.code in local):
                 best, best_day = o, day
                 break
     return best
@@ -393,20 +397,36 @@ def result_is(patient: Patient, lab: Lab, wanted: str, as_of: date, days: int | 
     return found == wanted
 
 
-def ecog_grade(value: Any) -> int | None:
-    """An ECOG grade as records write it: 1, "1", "ECOG 1", "ECOG PS 1"; else None."""
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
+
+
+def grade_of(value: Any, words: tuple[str, ...], top: int) -> int | None:
+    """A grade 0..``top`` as records write it: 1, "1", "II", "grade 2", "ECOG PS 1" (leading
+    ``words`` dropped); anything else (a range "1-2", another scale's label) is None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, float):
-        return int(value) if value.is_integer() and 0 <= value <= 5 else None
+        return int(value) if value.is_integer() and 0 <= value <= top else None
     if not isinstance(value, str):
         return None
-    words = value.strip().lower().split()
-    while len(words) > 1 and words[0] in ("ecog", "ps"):
-        words = words[1:]
-    if len(words) == 1 and words[0].isdigit() and 0 <= int(words[0]) <= 5:
-        return int(words[0])
-    return None
+    parts = value.strip().lower().split()
+    while len(parts) > 1 and parts[0] in words:
+        parts = parts[1:]
+    if len(parts) != 1:
+        return None
+    word = parts[0]
+    grade = int(word) if word.isdigit() else _ROMAN.get(word)
+    return grade if grade is not None and 0 <= grade <= top else None
+
+
+def ecog_grade(value: Any) -> int | None:
+    """ECOG 0-5: 1, "1", "ECOG 1", "ECOG PS 1", "PS 2"."""
+    return grade_of(value, ("ecog", "ps"), 5)
+
+
+def west_haven_grade(value: Any) -> int | None:
+    """West Haven 0-4: 3, "3", "grade 3", "West Haven 2", "grade III", "HE grade 1"."""
+    return grade_of(value, ("west", "haven", "he", "grade"), 4)
 
 
 # ==== pregnancy and attestations =============================================================

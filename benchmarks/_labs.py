@@ -43,6 +43,7 @@ from _nct01224327 import (
     HEPATIC_ENCEPHALOPATHY,
     INR,
     LIVER_CIRRHOSIS,
+    WEST_HAVEN,
     child_pugh_classes,
     class_in,
     meld,
@@ -76,17 +77,26 @@ LIBRARY_SETS = {s.name: s for s in (ASCITES, HEPATIC_ENCEPHALOPATHY, DIALYSIS)}
 # ==== observations ===========================================================================
 
 ALT = Lab("alt", frozenset({"1742-6"}), frozenset({"34608000"}), "U/L", 30,
-          {"IU/L": 1.0, "ukat/L": 60.0}, uln=45.0)
+          {"IU/L": 1.0, "ukat/L": 60.0}, uln=45.0,
+          local=frozenset({"alt", "alanine_aminotransferase", "sgpt", "gpt"}))
 PLATELETS = Lab("platelets", frozenset({"777-3", "26515-7"}), frozenset(), "10*9/L", 30,
-                {"10^9/L": 1.0, "K/uL": 1.0, "10*3/uL": 1.0})
-ECOG = Lab("ecog", frozenset({"89247-1"}), frozenset(), None, 30)
-HBSAG = Lab("hbsag", frozenset({"5196-1", "5195-3", "65633-0"}), frozenset(), None, 90)
-HCV_AB = Lab("hcv_ab", frozenset({"13955-0", "16128-1"}), frozenset(), None, 90)
+                {"10^9/L": 1.0, "K/uL": 1.0, "10*3/uL": 1.0},
+                local=frozenset({"platelets", "platelet_count", "plt", "plts", "thrombocytes"}))
+ECOG = Lab("ecog", frozenset({"89247-1"}), frozenset(), None, 30, local=frozenset(
+    {"ecog", "ecog_ps", "ecog_performance_status", "zubrod", "who_performance_status"}))
+HBSAG = Lab("hbsag", frozenset({"5196-1", "5195-3", "65633-0"}), frozenset(), None, 90,
+            local=frozenset({"hbsag", "hbs_ag", "hepatitis_b_surface_antigen"}))
+HCV_AB = Lab("hcv_ab", frozenset({"13955-0", "16128-1"}), frozenset(), None, 90,
+             local=frozenset({"hcv_ab", "anti_hcv", "hcv_antibody", "hepatitis_c_antibody"}))
 HIV_AB = Lab("hiv_ab", frozenset({"56888-1", "7918-6", "31201-7", "48345-3", "49580-4"}),
-             frozenset(), None, 90)
-SERUM_HCG = Lab("serum_hcg", frozenset({"2118-8", "2110-5"}), frozenset(), None, 14)
-LABS = {lab.name: lab for lab in (BILIRUBIN, ALBUMIN, INR, CREATININE, ALT, PLATELETS, ECOG,
-                                  HBSAG, HCV_AB, HIV_AB, SERUM_HCG)}
+             frozenset(), None, 90, local=frozenset(
+                 {"hiv_ab", "hiv", "hiv_ag_ab", "hiv_ab_ag", "hiv_combo", "hiv_screen",
+                  "hiv_serology"}))
+SERUM_HCG = Lab("serum_hcg", frozenset({"2118-8", "2110-5"}), frozenset(), None, 14,
+                local=frozenset({"serum_hcg", "serum_pregnancy_test", "serum_beta_hcg",
+                                 "beta_hcg", "s_hcg"}))
+LABS = {lab.name: lab for lab in (BILIRUBIN, ALBUMIN, INR, CREATININE, WEST_HAVEN, ALT,
+                                  PLATELETS, ECOG, HBSAG, HCV_AB, HIV_AB, SERUM_HCG)}
 
 CLASS_A_B = frozenset({"A", "B"})
 
@@ -495,6 +505,9 @@ def generate_patient_data(rng: random.Random, index: int) -> dict[str, Any]:
     observations: list[dict[str, Any]] = []
     if worked_up or rng.random() < 0.8:
         observations = gen.lab_panels(rng, state, LIVER_LABS, 0, worked_up=worked_up)
+    if rng.random() < (0.3 if state in ("decompensated", "end_stage") or
+                       "encephalopathy" in kinds else 0.06):
+        observations += gen.west_haven_grades(rng, len(observations))
     observations += _tests(rng, sex, worked_up, len(observations))
     data: dict[str, Any] = {"id": f"L{index:06d}", "birth_date": birth, "sex": sex,
                             "conditions": conditions, "observations": observations,

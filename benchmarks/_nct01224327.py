@@ -4,9 +4,11 @@ The bundled protocol (src/eligo/protocols/NCT01224327.elig) written directly in 
 the value sets as hand-written code sets (library concepts copied from
 src/eligo/valuesets/*.yaml), E1 "end-stage" as coded end-stage liver disease, Child-Pugh
 class C or MELD >= 21, both computed from the newest bilirubin, albumin, INR and creatinine
-of the last 30 days, with ascites and hepatic encephalopathy read from coded conditions
-(coded without a grade, every grade is a candidate: the class is known only when all
-candidates agree) and MELD's dialysis rule read from procedures.
+of the last 30 days, with encephalopathy from the newest West Haven grade of the last 30
+days (coded under the system ``eligo``: it has no standard code), ascites and otherwise
+encephalopathy from coded conditions (coded without a grade, every grade is a candidate:
+the class is known only when all candidates agree), and MELD's dialysis rule read from
+procedures.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from _handwritten import (
     has_active,
     kleene_or,
     lab_value,
+    latest_result,
     pregnant,
+    west_haven_grade,
 )
 
 from eligo import scores
@@ -111,38 +115,56 @@ LIBRARY_SETS = {s.name: s for s in (ASCITES, HEPATIC_ENCEPHALOPATHY, DIALYSIS)}
 # reported with. Results are fresh for 30 days.
 
 BILIRUBIN = Lab("bilirubin", frozenset({"1975-2", "42719-5", "14631-6"}), frozenset({"27171005"}),
-                "mg/dL", 30, {"mg/dl": 1.0, "umol/L": 0.058466, "µmol/L": 0.058466})
+                "mg/dL", 30, {"mg/dl": 1.0, "umol/L": 0.058466, "µmol/L": 0.058466},
+                local=frozenset({"bilirubin", "total_bilirubin", "bilirubin_total", "tbili",
+                                 "t_bili", "bili", "serum_bilirubin"}))
 ALBUMIN = Lab("albumin", frozenset({"1751-7"}), frozenset({"104485008"}), "g/dL", 30,
-              {"g/dl": 1.0, "g/L": 0.1, "g/l": 0.1})
+              {"g/dl": 1.0, "g/L": 0.1, "g/l": 0.1},
+              local=frozenset({"albumin", "serum_albumin", "alb"}))
 INR = Lab("inr", frozenset({"6301-6", "34714-6"}), frozenset(), "{INR}", 30,
-          {"INR": 1.0, "ratio": 1.0}, unitless=True)
+          {"INR": 1.0, "ratio": 1.0}, unitless=True,
+          local=frozenset({"inr", "international_normalized_ratio",
+                           "international_normalised_ratio", "pt_inr"}))
 CREATININE = Lab("creatinine", frozenset({"2160-0", "38483-4", "14682-9"}),
                  frozenset({"70901006"}), "mg/dL", 30,
-                 {"mg/dl": 1.0, "umol/L": 0.011312, "µmol/L": 0.011312})
-LABS = {lab.name: lab for lab in (BILIRUBIN, ALBUMIN, INR, CREATININE)}
+                 {"mg/dl": 1.0, "umol/L": 0.011312, "µmol/L": 0.011312},
+                 local=frozenset({"creatinine", "serum_creatinine", "creat", "scr", "cr"}))
+# No standard code exists for a West Haven grade: sites code it under `eligo`.
+WEST_HAVEN = Lab("west_haven", frozenset(), frozenset(), None, 30, local=frozenset(
+    {"west_haven", "west_haven_grade", "hepatic_encephalopathy_grade", "he_grade"}))
+LABS = {lab.name: lab for lab in (BILIRUBIN, ALBUMIN, INR, CREATININE, WEST_HAVEN)}
 
 NO_ASCITES = ("none",)
 SOME_ASCITES = ("mild", "moderate_severe")  # coded, grade not recorded
 NO_ENCEPHALOPATHY = ("none",)
-SOME_ENCEPHALOPATHY = ("grade_1_2", "grade_3_4")
+SOME_ENCEPHALOPATHY = ("grade_1_2", "grade_3_4")  # coded, grade not recorded
+ENCEPHALOPATHY_BY_GRADE = {0: ("none",), 1: ("grade_1_2",), 2: ("grade_1_2",),
+                           3: ("grade_3_4",), 4: ("grade_3_4",)}
+
+
+def encephalopathy(patient: Patient, as_of: date) -> tuple[str, ...]:
+    """From the newest readable West Haven grade of the last 30 days, else from a coded
+    hepatic encephalopathy (every grade a candidate), else none."""
+    o = latest_result(patient, WEST_HAVEN, as_of, as_of - timedelta(days=WEST_HAVEN.fresh_days))
+    grade = None if o is None else west_haven_grade(o.value)
+    if grade is not None:
+        return ENCEPHALOPATHY_BY_GRADE[grade]
+    if has_active(patient, HEPATIC_ENCEPHALOPATHY, as_of):
+        return SOME_ENCEPHALOPATHY
+    return NO_ENCEPHALOPATHY
 
 
 def child_pugh_classes(patient: Patient, as_of: date, bilirubin: float | None,
                        albumin: float | None, inr: float | None) -> frozenset[str] | None:
     """The Child-Pugh classes the record allows (one when it is decided), or None when a
-    lab is missing or unusable.
-
-    No observation code exists for a West Haven grade, so encephalopathy comes from coded
-    conditions alone.
-    """
+    lab is missing or unusable."""
     if bilirubin is None or albumin is None or inr is None:
         return None
     ascites = SOME_ASCITES if has_active(patient, ASCITES, as_of) else NO_ASCITES
-    encephalopathy = (SOME_ENCEPHALOPATHY if has_active(patient, HEPATIC_ENCEPHALOPATHY, as_of)
-                      else NO_ENCEPHALOPATHY)
+    grades = encephalopathy(patient, as_of)
     try:
         return frozenset(scores.child_pugh(bilirubin, albumin, inr, a, e).class_
-                         for a in ascites for e in encephalopathy)
+                         for a in ascites for e in grades)
     except ValueError:  # a zero or negative value: not a result a score can use
         return None
 
@@ -384,6 +406,8 @@ def generate_patient_data(rng: random.Random, index: int) -> dict[str, Any]:
         if "end_stage" in kinds and rng.random() < 0.5:
             state = "end_stage"
         data["observations"] = gen.lab_panels(rng, state, LIVER_LABS, 0, worked_up=worked_up)
+        if rng.random() < (0.08 if state in ("normal", "compensated") else 0.35):
+            data["observations"] += gen.west_haven_grades(rng, len(data["observations"]))
     if rng.random() < (0.08 if "severe_organ" in kinds or "renal_failure" in kinds else 0.02):
         data["procedures"] = gen.dialysis_sessions(rng, 0)
     return data

@@ -221,6 +221,10 @@ BILIRUBIN_LOINC_MASS = ("1975-2", "42719-5")
 CREATININE_LOINC_MASS = ("2160-0", "38483-4")
 LAB_SNOMED = {"bilirubin": "27171005", "albumin": "104485008", "creatinine": "70901006",
               "sodium": "104934005", "alt": "34608000", "ast": "45896001"}
+LAB_LOCAL = {"bilirubin": ("tbili", "bili", "bilirubin", "t-bili"), "albumin": ("alb", "albumin"),
+             "inr": ("inr", "pt_inr", "INR"), "creatinine": ("creat", "scr", "creatinine"),
+             "sodium": ("na", "sodium"), "platelets": ("plt", "platelets", "PLT"),
+             "alt": ("sgpt", "alt"), "ast": ("sgot", "ast")}
 LAB_LOINC = {"albumin": ("1751-7",), "inr": ("6301-6", "34714-6"),
              "sodium": ("2951-2", "2947-0"), "platelets": ("777-3", "26515-7"),
              "alt": ("1742-6",), "ast": ("1920-8",)}
@@ -253,9 +257,12 @@ def _draw(rng: random.Random, state: str, analyte: str) -> float:
 def _lab_codes(rng: random.Random, analyte: str, si: bool) -> list[dict[str, str]]:
     if rng.random() < 0.03 and analyte in LAB_SNOMED:
         return [{"system": SNOMED_URI, "code": LAB_SNOMED[analyte]}]
-    if rng.random() < 0.01:  # a local code only: never read
+    roll = rng.random()
+    if roll < 0.005:  # a local code only: never read
         code = f"{analyte.upper()}-{rng.randrange(9)}"
         return [{"system": "http://example.org/lab", "code": code}]
+    if roll < 0.015:  # a site's own test, coded with the library's name (or not quite)
+        return [{"system": "eligo", "code": rng.choice(LAB_LOCAL[analyte])}]
     if analyte == "bilirubin":
         code = "14631-6" if si else rng.choice(BILIRUBIN_LOINC_MASS)
     elif analyte == "creatinine":
@@ -354,6 +361,27 @@ def lab_panels(rng: random.Random, state: str, analytes: Sequence[str], first_in
         else:
             age += rng.randrange(7, 150)
     rng.shuffle(out)
+    return out
+
+
+WEST_HAVEN_VALUES = ((0.0, 30), (1.0, 14), (2.0, 12), (3.0, 6), (4.0, 2), ("2", 5),
+                     ("Grade 3", 4), ("West Haven 1", 4), ("grade II", 3), ("HE grade 1", 2),
+                     ("1-2", 2), ("WH 2", 1), (None, 1))
+WEST_HAVEN_CODES = (("west_haven", 6), ("he_grade", 2), ("west_haven_grade", 2), ("WH", 1))
+
+
+def west_haven_grades(rng: random.Random, first_index: int) -> list[dict[str, Any]]:
+    """West Haven grades of hepatic encephalopathy, one or two, recent or stale. No standard
+    code exists, so sites code them with the library's name under the system ``eligo``."""
+    out = []
+    for _ in range(rng.choice((1, 1, 2))):
+        roll = rng.random()
+        age = rng.randrange(0, 30) if roll < 0.7 else rng.choice((30, 31)) if roll < 0.8 \
+            else rng.randrange(31, 200)
+        out.append({"id": f"o{first_index + len(out)}",
+                    "codes": [{"system": "eligo", "code": pick(rng, WEST_HAVEN_CODES)}],
+                    "value": pick(rng, WEST_HAVEN_VALUES), "date": days_ago(age),
+                    "status": pick(rng, STATUS)})
     return out
 
 

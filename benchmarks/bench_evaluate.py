@@ -21,10 +21,11 @@ What it does, in this order:
    unknown.
 3. Checks, before timing: that the hand-written code sets equal the protocol's value sets and
    the library sets eligo reads inside its scores, written and as expanded through the CMS
-   tables; that the hand-written observation codes, freshness windows, default limits and
-   unit factors equal the observation library's (for every unit spelling the generator
-   writes); that the hand-written verdict agrees with ``Screener.verdict`` and the
-   hand-written criterion values with ``Screener.statuses`` on every patient; and that
+   tables; that the hand-written observation codings (LOINC, SNOMED CT, the library's names
+   under ``eligo``), freshness windows, default limits and the values read from results in
+   every unit spelling the generator writes equal eligo's; that the hand-written verdict
+   agrees with ``Screener.verdict`` and the hand-written criterion values with
+   ``Screener.statuses`` on every patient; and that
    ``verdict``, ``statuses`` and ``screen`` reach the same verdict on a sample. Any
    difference (or a mode raising) is printed and the script exits 2 before timing;
    ``--no-fail`` does not cover this, it is a correctness failure.
@@ -60,7 +61,7 @@ from eligo import observations as obs
 from eligo.compiler import compile_source
 from eligo.evaluate_core import valueset_contents
 from eligo.library import protocol_source
-from eligo.measurements import Reading, reading
+from eligo.measurements import Reading, codes_of, reading
 from eligo.patient import Observation
 from eligo.records import PREGNANCY_CODES
 from eligo.rules import Protocol
@@ -196,7 +197,8 @@ UNIT_PROBES = (1.0, 0.7, 2.5, 3.5, 17.0, 34.0, 51.3, 88.0, 133.0, 350.0, 1234.5,
 
 def observation_drift(case: Case) -> list[str]:
     """Where the hand-written labs differ from the observation library and eligo's reading
-    of results: codes, freshness, canonical unit, default upper limit, and the value read
+    of results: the codings read (LOINC, SNOMED CT, the library's names under ``eligo``),
+    freshness, canonical unit, default upper limit, and the value read
     from results in every unit the generator writes (a unit one side reads and the other
     refuses, a missing unit, the precision kept after conversion)."""
     problems = []
@@ -205,9 +207,13 @@ def observation_drift(case: Case) -> list[str]:
         if entry is None:
             problems.append(f"{name}: not in the observation library")
             continue
-        if set(entry.loinc) != lab.loinc or set(entry.snomed) != lab.snomed:
-            problems.append(f"{name}: library codes {sorted(entry.loinc)} {sorted(entry.snomed)}, "
-                            f"hand-written {sorted(lab.loinc)} {sorted(lab.snomed)}")
+        theirs_codes = codes_of(entry)
+        ours_codes = {("loinc", c) for c in lab.loinc} | {("snomed", c) for c in lab.snomed} \
+            | {("eligo", c) for c in lab.local}
+        if theirs_codes != ours_codes:
+            problems.append(f"{name}: codings read only by eligo "
+                            f"{sorted(theirs_codes - ours_codes)}, only by hand "
+                            f"{sorted(ours_codes - theirs_codes)}")
         if entry.freshness_days != lab.fresh_days:
             problems.append(f"{name}: fresh for {entry.freshness_days} days in the library, "
                             f"{lab.fresh_days} by hand")

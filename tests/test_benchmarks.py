@@ -101,9 +101,17 @@ def test_modes_agree_on_a_sample(bench: ModuleType, cases: dict[str, Any],
 
 def test_scores_are_exercised(populations: dict[str, list[Any]]) -> None:
     """The populations reach every branch of the computed criteria: E1 decided by the labs
-    alone, a Child-Pugh class left open by an ungraded ascites or encephalopathy, MELD's
-    dialysis rule, SI and US units, unreadable and stale results."""
-    from _handwritten import dialysed_twice_last_week, has_active, lab_value
+    alone, a Child-Pugh class left open by an ungraded ascites or encephalopathy, a West
+    Haven grade read, MELD's dialysis rule, SI and US units, results without a value."""
+    from datetime import timedelta
+
+    from _handwritten import (
+        dialysed_twice_last_week,
+        has_active,
+        lab_value,
+        latest_result,
+        west_haven_grade,
+    )
     from _nct01224327 import (  # importable: the bench fixture put benchmarks/ on the path
         ALBUMIN,
         BILIRUBIN,
@@ -111,6 +119,7 @@ def test_scores_are_exercised(populations: dict[str, list[Any]]) -> None:
         DIALYSIS,
         END_STAGE_LIVER,
         INR,
+        WEST_HAVEN,
         child_pugh_classes,
         end_stage,
         meld,
@@ -118,8 +127,9 @@ def test_scores_are_exercised(populations: dict[str, list[Any]]) -> None:
     from _patients import AS_OF
 
     seen: dict[str, int] = dict.fromkeys(
-        ("labs only", "open class", "decided class", "meld", "dialysis", "si", "us",
-         "no value"), 0)
+        ("labs only", "open class", "decided class", "meld", "dialysis", "west haven", "si",
+         "us", "no value"), 0)
+    fresh_grade = AS_OF - timedelta(days=WEST_HAVEN.fresh_days)
     for p in populations["NCT01224327"] + populations["labs"]:
         bilirubin, inr = lab_value(p, BILIRUBIN, AS_OF), lab_value(p, INR, AS_OF)
         classes = child_pugh_classes(p, AS_OF, bilirubin, lab_value(p, ALBUMIN, AS_OF), inr)
@@ -131,6 +141,9 @@ def test_scores_are_exercised(populations: dict[str, list[Any]]) -> None:
             seen["labs only"] += 1
         if dialysed_twice_last_week(p, DIALYSIS, AS_OF):
             seen["dialysis"] += 1
+        grade = latest_result(p, WEST_HAVEN, AS_OF, fresh_grade)
+        if grade is not None and west_haven_grade(grade.value):
+            seen["west haven"] += 1
         units = {o.unit for o in p.observations}
         seen["si"] += "umol/L" in units or "µmol/L" in units
         seen["us"] += "mg/dL" in units or "mg/dl" in units
