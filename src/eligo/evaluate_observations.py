@@ -183,10 +183,25 @@ def _shown_value(entry: ObservationEntry, reading: Reading) -> str:
     return text
 
 
+def _finder(entry: ObservationEntry, timing: r.Timing | None, env: Env
+            ) -> Callable[[Context], Reading | NoReading]:
+    """The most recent result of ``entry`` in the rule's time (else its freshness window)."""
+    period_of, when, older_than = _observation_period(timing, entry.freshness_days, env)
+
+    def find(ctx: Context) -> Reading | NoReading:
+        period, problem = period_of(ctx)
+        if period is None:
+            return _no_period(entry, problem, when)
+        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than,
+                      observation_index(ctx))
+
+    return find
+
+
 def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: ObservationEntry,
                               env: Env) -> Node:
     check, said = _comparison(node, entry)
-    period_of, when, older_than = _observation_period(node.timing, entry.freshness_days, env)
+    find = _finder(entry, node.timing, env)
     ordinal = entry.kind == "ordinal"
     # bmi, qtcf: computed from their inputs when no result is recorded in the period (none
     # at all, or only older ones); a recorded result that cannot be read stays UNKNOWN.
@@ -196,12 +211,6 @@ def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: Obs
     def value_of(reading: Reading) -> Any:
         return obs.ordinal_index(entry, reading.value) if ordinal else reading.value
 
-    def find(ctx: Context) -> Reading | NoReading:
-        period, problem = period_of(ctx)
-        if period is None:
-            return _no_period(entry, problem, when)
-        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than,
-                      observation_index(ctx))
 
     def test(ctx: Context) -> Truth:
         reading = find(ctx)
@@ -265,14 +274,8 @@ def build_result_test(node: r.ResultTest, env: Env) -> Node:
 
 def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | None,
                       env: Env) -> Node:
-    period_of, when, older_than = _observation_period(timing, entry.freshness_days, env)
+    find = _finder(entry, timing, env)
 
-    def find(ctx: Context) -> Reading | NoReading:
-        period, problem = period_of(ctx)
-        if period is None:
-            return _no_period(entry, problem, when)
-        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than,
-                      observation_index(ctx))
 
     def truth_of(reading: Reading | NoReading) -> tuple[Truth, str | None]:
         if isinstance(reading, NoReading):
