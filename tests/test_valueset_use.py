@@ -104,3 +104,12 @@ def test_a_library_set_of_medications_is_not_a_condition() -> None:
     (diagnostic,) = err.value.diagnostics
     assert diagnostic.code == "kind-mismatch"
     assert diagnostic.hint == "write `taking medication anticoagulants`"
+
+
+def test_an_anchor_names_a_value_set_of_its_own_kind() -> None:
+    with pytest.raises(ProtocolError) as err:
+        compile_text('trial T1\nuse dialysis, sepsis\ninclusion\n  I1 "x": has condition sepsis '
+                     'since first condition dialysis\nexclusion\n  E1 "y": pregnant\n')
+    (diagnostic,) = err.value.diagnostics
+    assert diagnostic.code == "kind-mismatch"
+    assert diagnostic.hint == "write `first procedure dialysis`"

@@ -164,7 +164,8 @@ class _Checker:
                        f"did you mean `{close}`?" if close
                        else "`eligo valuesets` lists the library")
 
-    def check_library_kind(self, kind: r.EventKind, target: r.CodeTarget) -> None:
+    def check_library_kind(self, kind: r.EventKind, target: r.CodeTarget,
+                           anchor: bool = False) -> None:
         """A library value set of medications is not searched among conditions."""
         if not isinstance(target, r.ValueSetRef) or not isinstance(
                 self.valuesets.get(target.name), r.LibraryUse):
@@ -172,8 +173,9 @@ class _Checker:
         entry = valueset_library.lookup(target.name)
         wanted = "condition" if kind == "history" else kind
         if entry is not None and entry.kind != wanted:
-            query = {"condition": "has condition", "medication": "taking medication",
-                     "procedure": "had procedure"}[entry.kind]
+            query = f"first {entry.kind}" if anchor else {
+                "condition": "has condition", "medication": "taking medication",
+                "procedure": "had procedure"}[entry.kind]
             self.error("kind-mismatch", f"`{target.name}` is a value set of {entry.kind}s, "
                        f"not {wanted}s", target.span, f"write `{query} {target.name}`")
 
@@ -255,8 +257,9 @@ class _Checker:
             case r.AgoWindow(low, high, unit, span) if low > high:
                 self.error("bad-window", f"`between {low} and {high} {unit} ago` is empty", span,
                            f"write the nearer time first: between {high} and {low} {unit} ago")
-            case r.Anchor(_, _, target):
+            case r.Anchor(_, kind, target):
                 self.check_target(target)
+                self.check_library_kind(kind, target, anchor=True)
 
     def unknown_subject(self, subject: str, span: Span) -> None:
         # The subject opens the rule; a dotted one may contain spaces, so only a plain
