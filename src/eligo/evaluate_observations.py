@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 from eligo import derived, valueset_library
@@ -38,7 +39,7 @@ from eligo.measurements import (
 from eligo.observations import ObservationEntry
 from eligo.records import Context, Truth, age_in, counted, matching_coding
 from eligo.result import Evidence
-from eligo.terminology import compile_matcher
+from eligo.terminology import CodeMatcher, compile_matcher
 from eligo.units import convert
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -376,18 +377,11 @@ class _Input:
     missing: str | None = None
 
 
-def _library_matcher(name: str) -> Any:
+@cache
+def _matcher(name: str) -> CodeMatcher:
+    """The matcher of a library value set that scores read (ascites, dialysis...)."""
     entry = valueset_library.lookup(name)
     return compile_matcher(entry.codes if entry is not None else ())
-
-
-_MATCHERS: dict[str, Any] = {}
-
-
-def _matcher(name: str) -> Any:
-    if name not in _MATCHERS:
-        _MATCHERS[name] = _library_matcher(name)
-    return _MATCHERS[name]
 
 
 def _active_condition(ctx: Context, valueset: str) -> Evidence | None:
