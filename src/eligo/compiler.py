@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from eligo import derived, measurements, printer, units, valueset_library
+from eligo import attributes, derived, measurements, printer, staging, units, valueset_library
 from eligo import observations as obs
 from eligo import rules as r
 from eligo.errors import Diagnostic, ProtocolError
@@ -213,7 +213,8 @@ class _Checker:
                         self.error("unknown-define", f"unknown name `{name}`", span,
                                    _suggest(name, [*self.defines, *FIELDS])
                                    or "declare it with `define NAME = ...`")
-                case r.RecordQuery(kind, target, window, duration, times, span):
+                case r.RecordQuery(kind, target, window, duration, times, tumour, span):
+                    self.check_tumour(kind, tumour)
                     self.check_target(target)
                     self.check_library_kind(kind, target)
                     if window is not None:
@@ -247,6 +248,83 @@ class _Checker:
                     self.check_result_test(node)
                 case r.Aggregate():
                     self.check_aggregate(node)
+                case r.AllergyQuery(_, target, _, reaction):
+                    for t in (target, reaction):
+                        if t is not None:
+                            self.check_target(t)
+                case r.ResearchQuery(_, window) if window is not None:
+                    self.check_timing(window)
+                case r.AdverseEventQuery(target, _, grade, window, span):
+                    if target is not None:
+                        self.check_target(target)
+                        self.check_library_kind("condition", target)
+                    if grade is not None:
+                        self.check_grade(grade, span, 1)
+                    if window is not None:
+                        self.check_timing(window)
+                case r.AdverseEventsRecovered(target, _, grade, span):
+                    if target is not None:
+                        self.check_target(target)
+                        self.check_library_kind("condition", target)
+                    self.check_grade(grade, span, 0)
+                case r.BiomarkerResult(_, _, result, timing, span):
+                    if result not in ("positive", "negative"):
+                        self.error("unknown-result", f"a biomarker is positive or negative, not "
+                                   f"`{result}`", self.word_span(result, span),
+                                   _suggest(result, ("positive", "negative"))
+                                   or "write `is positive` or `is negative`")
+                    if timing is not None:
+                        self.check_timing(timing)
+                case r.BiomarkerMeasure(_, measure, _, value, timing, span):
+                    if not isinstance(value, r.Quantity):
+                        self.error("type-mismatch", f"{measure} is compared with a number",
+                                   value.span, f"for example `{measure} >= 50 %`")
+                    if timing is not None:
+                        self.check_timing(timing)
+                case r.GestationalAge(_, amount, unit, span) if amount > (
+                        45 if unit == "weeks" else 315):
+                    self.error("out-of-range", f"no pregnancy lasts {printer.number(amount)} "
+                               f"{unit}", span, "gestational age runs from 0 to about 42 weeks")
+                case r.Speaks(language, span):
+                    self.check_language(language, span)
+                case r.ResidesIn(level, code, span):
+                    self.check_place(level, code, span)
+
+    def check_tumour(self, kind: r.EventKind, tumour: tuple[r.TumourQualifier, ...]) -> None:
+        for qualifier in tumour:
+            if kind not in ("condition", "history"):
+                self.error("misplaced-qualifier", "stage and histology describe a condition",
+                           qualifier.span, "write it after `has condition V`")
+                continue
+            match qualifier:
+                case r.StageTest(axis, _, _, labels, span):
+                    for label in labels:
+                        problem = staging.label_problem(axis, label)
+                        if problem is not None:
+                            self.error("bad-stage", problem, self.word_span(label, span),
+                                       f"{axis} labels: {staging.AXIS_EXAMPLES[axis]}")
+                case r.HistologyTest(target):
+                    self.check_target(target)
+
+    def check_grade(self, grade: int, span: Span, lowest: int) -> None:
+        if not lowest <= grade <= 5:
+            self.error("bad-grade", f"CTCAE grades run from {lowest} to 5, not {grade}",
+                       self.word_span(str(grade), span), "use a grade between "
+                       f"{lowest} and 5")
+
+    def check_language(self, language: str, span: Span) -> None:
+        if attributes.language_code(language) is None:
+            close = attributes.suggest_language(language)
+            self.error("unknown-language", f"unknown language `{language}`",
+                       self.word_span(language, span),
+                       f"did you mean `{close}`?" if close else
+                       "write an English language name or an ISO 639-1 code: english, en")
+
+    def check_place(self, level: str, code: str, span: Span) -> None:
+        problem = attributes.place_problem(level, code)
+        if problem is not None:
+            message, hint = problem
+            self.error("unknown-place", message, span, hint)
 
     def check_timing(self, timing: r.Timing) -> None:
         match timing:

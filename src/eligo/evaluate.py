@@ -37,11 +37,29 @@ from eligo.evaluate_core import (
     target_matcher,
     valueset_contents,
 )
+from eligo.evaluate_events import (
+    build_adverse_event,
+    build_allergy,
+    build_recovered,
+    build_research,
+)
 from eligo.evaluate_observations import (
     build_aggregate,
     build_observation_compare,
     build_result_test,
     build_score_compare,
+)
+from eligo.evaluate_oncology import (
+    build_biomarker_measure,
+    build_biomarker_result,
+    build_tumour_query,
+)
+from eligo.evaluate_person import (
+    build_breastfeeding,
+    build_childbearing_potential,
+    build_gestational_age,
+    build_resides_in,
+    build_speaks,
 )
 from eligo.patient import Coding, Condition, Patient, PregnancyStatus
 from eligo.printer import expr_text
@@ -73,6 +91,8 @@ from eligo.terminology import CodeMatcher, compile_matcher
 
 
 def _build_query(q: r.RecordQuery, env: Env) -> Node:
+    if q.tumour:
+        return build_tumour_query(q, env)
     kind = q.kind
     matcher, target_label = target_matcher(q.target, env)
     open_world = env.open_world
@@ -506,6 +526,28 @@ def _build(expr: r.Expr, env: Env) -> Node:
             return build_aggregate(expr, entry, env)
         case r.Pregnant():
             return Node(_pregnancy_test, _pregnancy_explain)
+        case r.Breastfeeding():
+            return build_breastfeeding()
+        case r.ChildbearingPotential():
+            return build_childbearing_potential(env, _build)
+        case r.GestationalAge():
+            return build_gestational_age(expr)
+        case r.AllergyQuery():
+            return build_allergy(expr, env)
+        case r.ResearchQuery():
+            return build_research(expr, env)
+        case r.BiomarkerResult():
+            return build_biomarker_result(expr, env)
+        case r.BiomarkerMeasure():
+            return build_biomarker_measure(expr, env)
+        case r.AdverseEventQuery():
+            return build_adverse_event(expr, env)
+        case r.AdverseEventsRecovered():
+            return build_recovered(expr, env)
+        case r.Speaks():
+            return build_speaks(expr)
+        case r.ResidesIn():
+            return build_resides_in(expr)
         case r.Manual():
             return _build_manual(expr, env)
         case r.Reference(name):

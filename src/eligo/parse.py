@@ -41,6 +41,15 @@ _TERMINAL_WORDS: dict[str, str] = {
     "COLON": "`:`",
     "EQUAL": "`=`",
     "DOT": "`.`",
+    "CHILDBEARING_POTENTIAL": "`childbearing potential`",
+    "GESTATIONAL_AGE": "`gestational age`",
+    "ANOTHER_STUDY": "`another study`",
+    "INVESTIGATIONAL_PRODUCT": "`investigational product`",
+    "STAGE_AXIS": "stage, T, N or M",
+    "STAGE_LABEL": "a stage label (such as IIIB, T2 or N1)",
+    "ALLERGY_CATEGORY": "drug, food or environment",
+    "BIOMARKER_WORD": "a gene, alteration or measure name (such as EGFR, V600E or TPS)",
+    "EVENT": "`event`",
     "$END": "the end of the file",
 }
 
@@ -55,6 +64,8 @@ _HEADER_SHAPE = 'a protocol starts with its header: trial NCT01224327 "Title"'
 # Terminals that can start a rule; when all are expected they are named as one.
 _RULE_START = frozenset({
     "LPAR", "AT", "HAD", "HAS", "MANUAL", "NOT", "PREGNANT", "TAKING", "NAME", "ANY",
+    "BREASTFEEDING", "CHILDBEARING_POTENTIAL", "GESTATIONAL_AGE", "ALLERGIC", "INTOLERANT",
+    "ENROLLED", "BIOMARKER", "ADVERSE", "SPEAKS", "RESIDES",
 })
 _A_RULE = "a rule (such as `age >= 18 years`, `has condition NAME`, `pregnant` or a define's name)"
 
@@ -263,6 +274,9 @@ class _ToRules(Transformer[Token, Any]):
     def assume_open_world(self, meta: Meta, ch: list[Any]) -> tuple[str, Span]:
         return ("open_world", _span(meta))
 
+    def assume_research_recorded(self, meta: Meta, ch: list[Any]) -> tuple[str, Span]:
+        return ("research_recorded", _span(meta))
+
     # use: USE NAME ("," NAME)*
     def use(self, meta: Meta, ch: list[Any]) -> tuple[str, list[r.LibraryUse]]:
         return ("use", [r.LibraryUse(str(t), _tok_span(t)) for t in _tokens(ch, "NAME")])
@@ -416,13 +430,17 @@ class _ToRules(Transformer[Token, Any]):
         timings = [n for n in nodes[1:] if isinstance(n, _TIMINGS)]
         durations = [n for n in nodes if isinstance(n, r.Duration)]
         times = [n for n in nodes if isinstance(n, _Times)]
+        tumour = tuple(n for n in nodes if isinstance(n, _TUMOUR))
         for extra in (*timings[1:], *durations[1:], *times[1:]):
-            self.diagnostics.append(Diagnostic(
-                "repeated-qualifier", "this query already has one of these", extra.span,
-                "give a record query at most one time, one duration and one count"))
+            self._repeated(extra.span, "give a record query at most one time, one duration "
+                           "and one count")
         return r.RecordQuery(kind, target, timings[0] if timings else None,
                              durations[0] if durations else None,
-                             times[0].count if times else None, _span(meta))
+                             times[0].count if times else None, tumour, _span(meta))
+
+    def _repeated(self, span: Span, hint: str) -> None:
+        self.diagnostics.append(Diagnostic(
+            "repeated-qualifier", "this query already has one of these", span, hint))
 
     def has_condition(self, meta: Meta, ch: list[Any]) -> r.RecordQuery:
         return self._query("condition", meta, ch)
@@ -435,6 +453,118 @@ class _ToRules(Transformer[Token, Any]):
 
     def had_procedure(self, meta: Meta, ch: list[Any]) -> r.RecordQuery:
         return self._query("procedure", meta, ch)
+
+    # WITH stage_basis? STAGE_AXIS stage_test
+    def stage(self, meta: Meta, ch: list[Any]) -> r.StageTest:
+        bases = [str(n) for n in _nodes(ch) if isinstance(n, str)]
+        axis = cast(r.StageAxis, str(_tokens(ch, "STAGE_AXIS")[0]))
+        op, labels = next(n for n in _nodes(ch) if isinstance(n, tuple))
+        return r.StageTest(axis, cast(r.StageBasis, bases[0]) if bases else None, op, labels,
+                           _span(meta))
+
+    def stage_basis(self, meta: Meta, ch: list[Any]) -> str:
+        return str(ch[0])
+
+    def stage_test(self, meta: Meta, ch: list[Any]
+                   ) -> tuple[r.Comparator | Literal["in"], tuple[str, ...]]:
+        labels = tuple(str(t) for t in _tokens(ch, "STAGE_LABEL"))
+        comparators = _tokens(ch, "COMPARATOR")
+        return (cast(r.Comparator, str(comparators[0])) if comparators else "in"), labels
+
+    def histology(self, meta: Meta, ch: list[Any]) -> r.HistologyTest:
+        return r.HistologyTest(_nodes(ch)[0], _span(meta))
+
+    def histology_confirmed(self, meta: Meta, ch: list[Any]) -> r.HistologyConfirmed:
+        return r.HistologyConfirmed(_span(meta))
+
+    # HAS ADVERSE EVENT target? event_qualifier*
+    def has_adverse_event(self, meta: Meta, ch: list[Any]) -> r.AdverseEventQuery:
+        nodes = _nodes(ch)
+        targets = [n for n in nodes if isinstance(n, _TARGETS)]
+        timings = [n for n in nodes if isinstance(n, _TIMINGS)]
+        grades = [n for n in nodes if isinstance(n, _Grade)]
+        for extra in (*timings[1:], *grades[1:]):
+            self._repeated(extra.span, "give an adverse-event query at most one time and one "
+                           "grade")
+        grade = grades[0] if grades else None
+        return r.AdverseEventQuery(targets[0] if targets else None,
+                                   grade.op if grade else None, grade.grade if grade else None,
+                                   timings[0] if timings else None, _span(meta))
+
+    # WITH GRADE COMPARATOR INT
+    def grade(self, meta: Meta, ch: list[Any]) -> _Grade:
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        return _Grade(op, self._int(_tokens(ch, "INT")[0], "a grade", 1), _span(meta))
+
+    # ADVERSE EVENT target? RECOVERED TO GRADE COMPARATOR INT
+    def adverse_events_recovered(self, meta: Meta, ch: list[Any]) -> r.AdverseEventsRecovered:
+        targets = [n for n in _nodes(ch) if isinstance(n, _TARGETS)]
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        grade = self._int(_tokens(ch, "INT")[0], "a grade", 1)
+        return r.AdverseEventsRecovered(targets[0] if targets else None, op, grade, _span(meta))
+
+    # (ALLERGIC | INTOLERANT) TO allergen (WITH REACTION target)?
+    def allergy(self, meta: Meta, ch: list[Any]) -> r.AllergyQuery:
+        relation = cast(Literal["allergic", "intolerant"], str(ch[0]))
+        nodes = _nodes(ch)
+        allergen, reaction = nodes[0], (nodes[1] if len(nodes) > 1 else None)
+        if isinstance(allergen, _Category):
+            return r.AllergyQuery(relation, None, allergen.name, reaction, _span(meta))
+        return r.AllergyQuery(relation, allergen, None, reaction, _span(meta))
+
+    def allergy_category(self, meta: Meta, ch: list[Any]) -> _Category:
+        name = str(_tokens(ch, "ALLERGY_CATEGORY")[0])
+        return _Category(cast(r.AllergyCategory, name))
+
+    def enrolled(self, meta: Meta, ch: list[Any]) -> r.ResearchQuery:
+        return r.ResearchQuery("enrolled", _timing(ch), _span(meta))
+
+    def investigational_product(self, meta: Meta, ch: list[Any]) -> r.ResearchQuery:
+        return r.ResearchQuery("investigational product", _timing(ch), _span(meta))
+
+    # BIOMARKER BIOMARKER_WORD (BIOMARKER_WORD | STRING)? IS NAME timing?
+    def biomarker_result(self, meta: Meta, ch: list[Any]) -> r.BiomarkerResult:
+        words = _tokens(ch, "BIOMARKER_WORD", "STRING")
+        alteration = None
+        if len(words) > 1:
+            w = words[1]
+            alteration = _unquote(w) if w.type == "STRING" else str(w)
+        result = str(_tokens(ch, "NAME")[-1])
+        return r.BiomarkerResult(str(words[0]), alteration, result, _timing(ch), _span(meta))
+
+    # BIOMARKER BIOMARKER_WORD BIOMARKER_WORD COMPARATOR value timing?
+    def biomarker_measure(self, meta: Meta, ch: list[Any]) -> r.BiomarkerMeasure:
+        gene, measure = (str(t) for t in _tokens(ch, "BIOMARKER_WORD"))
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        value = next(n for n in _nodes(ch) if isinstance(n, _VALUES))
+        return r.BiomarkerMeasure(gene, measure, op, value, _timing(ch), _span(meta))
+
+    def breastfeeding(self, meta: Meta, ch: list[Any]) -> r.Breastfeeding:
+        return r.Breastfeeding(_span(meta))
+
+    def childbearing_potential(self, meta: Meta, ch: list[Any]) -> r.ChildbearingPotential:
+        return r.ChildbearingPotential(_span(meta))
+
+    # GESTATIONAL_AGE COMPARATOR NUMBER TIME_UNIT
+    def gestational_age(self, meta: Meta, ch: list[Any]) -> r.GestationalAge:
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        amount = Decimal(str(_tokens(ch, "NUMBER")[0]))
+        unit_token = _tokens(ch, "TIME_UNIT")[0]
+        unit = _TIME_UNITS[str(unit_token)]
+        if unit not in ("days", "weeks"):
+            self.diagnostics.append(Diagnostic(
+                "bad-unit", f"gestational age is counted in weeks or days, not {unit}",
+                _tok_span(unit_token), f"write it in weeks: gestational age {op} N weeks"))
+            unit = "weeks"
+        return r.GestationalAge(op, amount, unit, _span(meta))
+
+    def speaks(self, meta: Meta, ch: list[Any]) -> r.Speaks:
+        return r.Speaks(str(_tokens(ch, "NAME")[0]), _span(meta))
+
+    # RESIDES IN (COUNTRY | REGION) STRING
+    def resides_in(self, meta: Meta, ch: list[Any]) -> r.ResidesIn:
+        level = cast(Literal["country", "region"], str(_tokens(ch, "COUNTRY", "REGION")[0]))
+        return r.ResidesIn(level, _unquote(_tokens(ch, "STRING")[0]), _span(meta))
 
     def valueset_ref(self, meta: Meta, ch: list[Any]) -> r.ValueSetRef:
         return r.ValueSetRef(str(ch[0]), _span(meta))
@@ -496,7 +626,21 @@ class _Times:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class _Grade:
+    op: r.Comparator
+    grade: int
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class _Category:
+    name: r.AllergyCategory
+
+
 _VALUES = (r.Quantity, r.Symbol, r.Text, r.UlnMultiple)
+_TARGETS = (r.ValueSetRef, r.InlineCodes)
+_TUMOUR = (r.StageTest, r.HistologyTest, r.HistologyConfirmed)
 _TIMINGS = (r.Window, r.AgoWindow, r.Ever, r.Anchor)
 
 
@@ -508,7 +652,7 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     first_heading: dict[str, Span] = {}
     trial_id, title, version = tree.children[0]
-    open_world = False
+    open_world = research_recorded = False
     valuesets: list[r.ValueSet] = []
     defines: list[r.Define] = []
     uses: list[r.LibraryUse] = []
@@ -520,6 +664,8 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
             defines.append(item)
         elif item[0] == "open_world":
             open_world = True
+        elif item[0] == "research_recorded":
+            research_recorded = True
         elif item[0] == "use":
             uses.extend(item[1])
         else:
@@ -552,7 +698,7 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
     protocol = r.Protocol(
         trial_id, title, version, open_world, tuple(valuesets), tuple(defines),
         tuple(sections.get("inclusion", ())), tuple(sections.get("exclusion", ())),
-        tuple(uses), Span(0, len(source.text)),
+        tuple(uses), Span(0, len(source.text)), research_recorded,
     )
     return protocol, diagnostics
 

@@ -63,6 +63,24 @@ class Coding(_Model):
         return data
 
 
+class Stage(_Model):
+    """One staging of a tumour (FHIR Condition.stage, or a staging observation linked to it):
+    the stage group and TNM categories as recorded (`IIIB`, `Stage IIIB`, `cT2a`, `pN1`)."""
+
+    basis: Literal["clinical", "pathological"] | None = Field(
+        default=None, description="Clinical (c) or pathological (p) staging; a `c`/`p` prefix "
+        "on the T, N or M labels says the same")
+    group: str | None = Field(default=None, description="Stage group, e.g. IIIB")
+    t: str | None = Field(default=None, description="Primary tumour category, e.g. T2a")
+    n: str | None = Field(default=None, description="Regional nodes category, e.g. N1")
+    m: str | None = Field(default=None, description="Distant metastasis category, e.g. M0")
+    system: str | None = Field(default=None, description="Staging system, e.g. AJCC 8th")
+    date: Date | None = None
+
+
+DiagnosisBasis = Literal["histology", "cytology", "imaging", "clinical", "laboratory", "unknown"]
+
+
 class Condition(_Model):
     """A diagnosis or problem. Active from onset until abatement (or still active)."""
 
@@ -77,6 +95,13 @@ class Condition(_Model):
         "unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"
     ] | None = Field(default=None, description="FHIR Condition.verificationStatus; refuted and "
                      "entered-in-error records never count")
+    stages: tuple[Stage, ...] = Field(default=(), description="Tumour stagings, any order; the "
+                                      "latest of each basis is read")
+    morphology: tuple[Coding, ...] = Field(default=(), description="Tumour histology as ICD-O-3 "
+                                           "morphology codes (system icdo3, e.g. 8140/3)")
+    diagnosis_basis: DiagnosisBasis | None = Field(
+        default=None, description="How the diagnosis was confirmed (as in cancer registries' "
+        "diagnostic confirmation): histology, cytology, imaging, clinical, laboratory")
 
 
 class Medication(_Model):
@@ -132,6 +157,86 @@ class PregnancyStatus(_Model):
     date: Date | None = None
 
 
+class BreastfeedingStatus(_Model):
+    """Whether the patient is breastfeeding (LOINC 63895-7 in FHIR), as assessed on a date."""
+
+    status: Literal["breastfeeding", "not_breastfeeding", "unknown"]
+    date: Date | None = None
+
+
+class Allergy(_Model):
+    """An allergy or intolerance (FHIR AllergyIntolerance). A record coded "no known
+    allergy" (SNOMED CT 716186003, or 409137002 for drugs) documents their absence."""
+
+    id: str | None = None
+    codes: tuple[Coding, ...] = Field(min_length=1, description="The substance (RxNorm, ATC, "
+                                      "SNOMED CT) or the allergy condition")
+    type: Literal["allergy", "intolerance"] | None = None
+    category: Literal["medication", "food", "environment", "biologic"] | None = None
+    clinical_status: Literal["active", "inactive", "resolved"] | None = None
+    verification_status: Literal[
+        "unconfirmed", "presumed", "confirmed", "refuted", "entered-in-error"] | None = None
+    onset: Date | None = None
+    reactions: tuple[Coding, ...] = Field(default=(), description="Manifestations, e.g. "
+                                          "SNOMED CT 39579001 anaphylaxis")
+
+
+class ResearchParticipation(_Model):
+    """Taking part in a clinical study (FHIR ResearchSubject)."""
+
+    id: str | None = None
+    study: str = Field(min_length=1, description="The study's registry id, e.g. NCT01234567")
+    status: Literal[
+        "candidate", "eligible", "follow-up", "ineligible", "not-registered", "off-study",
+        "on-study", "on-study-intervention", "on-study-observation", "pending-on-study",
+        "potential-candidate", "screening", "withdrawn",
+    ] | None = None
+    start: Date | None = None
+    end: Date | None = None
+    investigational_product: bool | None = Field(
+        default=None, description="Whether the patient received an investigational product "
+        "in the study; its period is start to end")
+
+
+class AdverseEvent(_Model):
+    """An adverse event graded by CTCAE (FHIR AdverseEvent)."""
+
+    id: str | None = None
+    codes: tuple[Coding, ...] = Field(min_length=1)
+    onset: Date | None = None
+    resolved: Date | None = Field(default=None, description="When it resolved (grade 0)")
+    grade: int | None = Field(default=None, ge=1, le=5, description="Worst CTCAE grade")
+    current_grade: int | None = Field(default=None, ge=0, le=5, description="CTCAE grade at "
+                                      "the last assessment")
+    assessed: Date | None = Field(default=None, description="Date of the last assessment")
+
+
+class Biomarker(_Model):
+    """A tumour biomarker result (a genomic or immunohistochemistry observation)."""
+
+    id: str | None = None
+    gene: str = Field(min_length=1, description="HGNC symbol or common name: EGFR, ALK, "
+                      "ERBB2 (HER2), CD274 (PD-L1), MSI")
+    alteration: str | None = Field(default=None, description="The variant or alteration "
+                                   "tested, e.g. L858R, exon 19 deletion, rearrangement; none "
+                                   "for the gene as a whole")
+    result: Literal["positive", "negative", "indeterminate"] | None = None
+    measure: str | None = Field(default=None, description="A scored result's measure: TPS, CPS")
+    value: float | None = None
+    unit: str | None = None
+    date: Date | None = None
+    condition: str | None = Field(default=None, description="Id of the condition it concerns")
+
+
+class Address(_Model):
+    """Where the patient lives, over a period (ISO 3166 codes)."""
+
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. GH")
+    region: str | None = Field(default=None, description="ISO 3166-2, e.g. GH-AA")
+    start: Date | None = None
+    end: Date | None = None
+
+
 class Attestation(_Model):
     """A coordinator's answer to a manual criterion."""
 
@@ -151,10 +256,18 @@ class Patient(_Model):
     birth_date: Date | None = None
     sex: Sex | None = None
     pregnancy: PregnancyStatus | None = None
+    breastfeeding: BreastfeedingStatus | None = None
     conditions: tuple[Condition, ...] = ()
     medications: tuple[Medication, ...] = ()
     procedures: tuple[Procedure, ...] = ()
     observations: tuple[Observation, ...] = ()
+    allergies: tuple[Allergy, ...] = ()
+    research: tuple[ResearchParticipation, ...] = ()
+    adverse_events: tuple[AdverseEvent, ...] = ()
+    biomarkers: tuple[Biomarker, ...] = ()
+    languages: tuple[str, ...] = Field(default=(), description="Languages the patient speaks, "
+                                       "as BCP 47 tags (en, en-US, es)")
+    addresses: tuple[Address, ...] = ()
     attestations: tuple[Attestation, ...] = ()
 
 

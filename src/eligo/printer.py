@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from itertools import groupby
 
@@ -92,19 +93,72 @@ def expr_text(expr: r.Expr) -> str:
         case r.Aggregate(function, count, subject, op, value, timing):
             head = _timed(f"{function} of last {count} {subject}", timing)
             return f"{head} {op} {value_text(value)}"
-        case r.RecordQuery(kind, target, window, duration, times):
+        case r.RecordQuery(kind, target, window, duration, times, tumour):
             text = f"{_QUERY_WORDS[kind]} {_target(target)}"
             if duration is not None:
                 text += f" for {duration.relation} {duration.amount} {duration.unit}"
             if times is not None:
                 text += f" at least {times} times"
-            return _timed(text, window)
+            return " ".join([_timed(text, window), *(tumour_text(q) for q in tumour)])
         case r.Pregnant():
             return "pregnant"
+        case r.Breastfeeding():
+            return "breastfeeding"
+        case r.ChildbearingPotential():
+            return "childbearing potential"
+        case r.GestationalAge(op, amount, unit):
+            return f"gestational age {op} {number(amount)} {unit}"
+        case r.AllergyQuery(relation, target, category, reaction):
+            allergen = f"any {category}" if target is None else _target(target)
+            tail = f" with reaction {_target(reaction)}" if reaction is not None else ""
+            return f"{relation} to {allergen}{tail}"
+        case r.ResearchQuery(kind, window):
+            words = "enrolled in another study" if kind == "enrolled" else (
+                "taking investigational product")
+            return _timed(words, window)
+        case r.BiomarkerResult(gene, alteration, result, timing):
+            shown = "" if alteration is None else " " + _word_or_text(alteration)
+            return _timed(f"biomarker {gene}{shown} is {result}", timing)
+        case r.BiomarkerMeasure(gene, measure, op, value, timing):
+            return _timed(f"biomarker {gene} {measure} {op} {value_text(value)}", timing)
+        case r.AdverseEventQuery(target, op, grade, window):
+            text = "has adverse event"
+            if target is not None:
+                text += f" {_target(target)}"
+            if grade is not None:
+                text += f" with grade {op} {grade}"
+            return _timed(text, window)
+        case r.AdverseEventsRecovered(target, op, grade):
+            shown = "" if target is None else f" {_target(target)}"
+            return f"adverse events{shown} recovered to grade {op} {grade}"
+        case r.Speaks(language):
+            return f"speaks {language}"
+        case r.ResidesIn(level, code):
+            return f"resides in {level} {quote(code)}"
         case r.Manual(text):
             return f"manual {quote(text)}"
         case r.Reference(name):
             return name
+
+
+def tumour_text(qualifier: r.TumourQualifier) -> str:
+    match qualifier:
+        case r.StageTest(axis, basis, op, labels):
+            head = f"with {basis} {axis}" if basis is not None else f"with {axis}"
+            if op == "in":
+                return f"{head} in [{', '.join(labels)}]"
+            return f"{head} {op} {labels[0]}"
+        case r.HistologyTest(target):
+            return f"with histology {_target(target)}"
+        case r.HistologyConfirmed():
+            return "confirmed by histology"
+
+
+def _word_or_text(word: str) -> str:
+    """An alteration as one bare word when it lexes as one, else quoted."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-]*", word) and word not in ("is",):
+        return word
+    return quote(word)
 
 
 def _wrap(expr: r.Expr, loose: tuple[type, ...]) -> str:
@@ -127,6 +181,8 @@ def protocol_text(protocol: r.Protocol) -> str:
         lines.append(f"version {quote(protocol.version)}")
     if protocol.open_world:
         lines.append("assume open world")
+    if protocol.research_recorded:
+        lines.append("assume research participation recorded")
     if protocol.uses or protocol.valuesets or protocol.defines:
         lines.append("")
     if protocol.uses:

@@ -238,22 +238,173 @@ class Aggregate:
     span: Span = _span()
 
 
+StageAxis = Literal["stage", "T", "N", "M"]
+StageBasis = Literal["clinical", "pathological"]
+
+
+@dataclass(frozen=True, slots=True)
+class StageTest:
+    """``with stage >= III``, ``with clinical N in [N1, N2]``: a tumour's recorded stage.
+
+    ``op`` is a comparator with one label, or ``in`` with several; ``basis`` None accepts
+    clinical and pathological staging alike.
+    """
+
+    axis: StageAxis
+    basis: StageBasis | None
+    op: Comparator | Literal["in"]
+    labels: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class HistologyTest:
+    """``with histology V``: the tumour's ICD-O-3 morphology is in V."""
+
+    target: CodeTarget
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class HistologyConfirmed:
+    """``confirmed by histology``: the diagnosis rests on a histological examination."""
+
+    span: Span = _span()
+
+
+TumourQualifier: TypeAlias = StageTest | HistologyTest | HistologyConfirmed
+
+
 @dataclass(frozen=True, slots=True)
 class RecordQuery:
     """``has condition``, ``has history of condition``, ``taking medication``, ``had procedure``,
     with an optional time (``within``, ``between … ago``, ``ever``, an anchor), exposure
-    duration and frequency."""
+    duration and frequency, and for conditions the tumour's stage and histology."""
 
     kind: EventKind
     target: CodeTarget
     window: Timing | None = None
     duration: Duration | None = None
     times: int | None = None
+    tumour: tuple[TumourQualifier, ...] = ()
     span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class Pregnant:
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Breastfeeding:
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ChildbearingPotential:
+    """Female of childbearing potential; a protocol's ``define childbearing_potential``
+    replaces the built-in definition."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class GestationalAge:
+    """``gestational age >= 37 weeks``, advanced from its record to the as-of date."""
+
+    op: Comparator
+    amount: Decimal
+    unit: Literal["days", "weeks"]
+    span: Span = _span()
+
+
+AllergyCategory = Literal["drug", "food", "environment"]
+
+
+@dataclass(frozen=True, slots=True)
+class AllergyQuery:
+    """``allergic to V``, ``intolerant to V``, ``allergic to any drug``, ``… with reaction V``.
+
+    Exactly one of ``target`` and ``category`` is set.
+    """
+
+    relation: Literal["allergic", "intolerant"]
+    target: CodeTarget | None = None
+    category: AllergyCategory | None = None
+    reaction: CodeTarget | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchQuery:
+    """``enrolled in another study``, ``taking investigational product``: open world by
+    default, and the protocol's own trial never counts."""
+
+    kind: Literal["enrolled", "investigational product"]
+    window: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class BiomarkerResult:
+    """``biomarker ALK rearrangement is positive``; ``alteration`` None means any alteration
+    of the gene."""
+
+    gene: str
+    alteration: str | None
+    result: str
+    timing: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class BiomarkerMeasure:
+    """``biomarker PD-L1 TPS >= 50 %``: a scored biomarker."""
+
+    gene: str
+    measure: str
+    op: Comparator
+    value: Value
+    timing: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class AdverseEventQuery:
+    """``has adverse event V with grade >= 3 within 30 days``; no target means any event."""
+
+    target: CodeTarget | None = None
+    op: Comparator | None = None
+    grade: int | None = None
+    window: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class AdverseEventsRecovered:
+    """``adverse events V recovered to grade <= 1``: every matching event is now at or
+    below the grade (resolved counts as grade 0)."""
+
+    target: CodeTarget | None
+    op: Comparator
+    grade: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Speaks:
+    """``speaks english``; ``language`` is the ISO 639-1 code (or ISO 639-3 without one)."""
+
+    language: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ResidesIn:
+    """``resides in country "GH"`` / ``resides in region "GH-AA"`` (ISO 3166-1 / 3166-2)."""
+
+    level: Literal["country", "region"]
+    code: str
     span: Span = _span()
 
 
@@ -275,7 +426,9 @@ class Reference:
 
 Expr: TypeAlias = (
     And | Or | Not | AtLeast | Compare | Between | InList | ResultTest | Aggregate | RecordQuery
-    | Pregnant | Manual | Reference
+    | Pregnant | Manual | Reference | Breastfeeding | ChildbearingPotential | GestationalAge
+    | AllergyQuery | ResearchQuery | BiomarkerResult | BiomarkerMeasure | AdverseEventQuery
+    | AdverseEventsRecovered | Speaks | ResidesIn
 )
 
 
@@ -332,6 +485,8 @@ class Protocol:
     exclusion: tuple[Criterion, ...]
     uses: tuple[LibraryUse, ...] = ()
     span: Span = _span()
+    # `assume research participation recorded`: absence of a study record is proof.
+    research_recorded: bool = False
     # sha256 of the source text the protocol was compiled from; results cite it.
     source_hash: str | None = field(default=None, compare=False)
 
@@ -355,7 +510,9 @@ _NODE_TYPES: dict[str, type[Any]] = {
         Quantity, Symbol, Text, UlnMultiple, CodeRef, ValueSetRef, InlineCodes, Window,
         AgoWindow, Ever, Anchor, Duration, And, Or, Not, AtLeast, Compare, Between, InList,
         ResultTest, Aggregate, RecordQuery, Pregnant, Manual, Reference, ValueSet, LibraryUse,
-        Define, Criterion, Protocol,
+        Define, Criterion, Protocol, StageTest, HistologyTest, HistologyConfirmed, Breastfeeding,
+        ChildbearingPotential, GestationalAge, AllergyQuery, ResearchQuery, BiomarkerResult,
+        BiomarkerMeasure, AdverseEventQuery, AdverseEventsRecovered, Speaks, ResidesIn,
     )
 }
 

@@ -1,0 +1,348 @@
+"""Allergies, research participation and adverse events.
+
+Allergies: only active records count; an explicit "no known allergy" record answers
+FALSE, an empty allergy list UNKNOWN. Research participation is open world unless the
+criterion or the protocol says the records are complete; the protocol's own trial never
+counts. Adverse events are graded by CTCAE v5.0 (grades 1-5; resolved is grade 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from eligo import rules as r
+from eligo.evaluate_core import Env, Finding, Node, PeriodOf, build_period, target_matcher
+from eligo.patient import AdverseEvent, Allergy, Coding, ResearchParticipation
+from eligo.records import Context, Period, Truth, matching_coding
+from eligo.result import Evidence
+from eligo.terminology import SYSTEM_LABELS, CodeMatcher
+
+Decision = tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]
+
+
+def _node(decide: Callable[[Context], Decision]) -> Node:
+    def test(ctx: Context) -> Truth:
+        return decide(ctx)[0]
+
+    def explain(ctx: Context) -> Finding:
+        truth, reason, evidence, missing = decide(ctx)
+        return Finding(truth, reason, evidence, missing if truth is None else ())
+
+    return Node(test, explain)
+
+
+def _shown(coding: Coding) -> str:
+    text = f"{SYSTEM_LABELS.get(coding.system, coding.system)} {coding.code}"
+    return f"{text} ({coding.display})" if coding.display else text
+
+
+def _in_period(first: date | None, last: date | None, going: bool, as_of: date,
+               period: Period | None) -> Truth:
+    """Overlap of an episode (first..last, or still going) with ``period``; with no period,
+    whether it is current at the as-of date. UNKNOWN where a missing date decides."""
+    if first is not None and first > as_of:
+        return False
+    if period is None:
+        if last is not None:
+            return last >= as_of
+        return going
+    start, end = period
+    if first is not None and first > end:
+        return False
+    if last is not None:
+        if last < start:
+            return False
+        return True if first is not None or end == as_of else None
+    if going:
+        return True if first is not None or end == as_of else None
+    if first is not None and first >= start:
+        return True
+    return True if start == date.min else None
+
+
+# ---- allergies ------------------------------------------------------------------------------
+
+# "No known allergy" records (SNOMED CT, as in the HL7 FHIR R4 AllergyIntolerance examples
+# allergyintolerance-nka, -nkda and -nkla): 716186003 no known allergy, 409137002 no known
+# drug allergy, 716184000 no known latex allergy.
+NO_KNOWN_ALLERGY: dict[str, frozenset[str | None]] = {
+    "716186003": frozenset({"drug", "food", "environment", None}),
+    "409137002": frozenset({"drug"}),
+    "716184000": frozenset(),  # latex only: says nothing about a class as a whole
+}
+_CATEGORY = {"drug": "medication", "food": "food", "environment": "environment"}
+_ACTIVE = frozenset({"active", None})
+_IGNORED = frozenset({"refuted", "entered-in-error"})
+
+
+def _no_known(a: Allergy) -> Coding | None:
+    return next((c for c in a.codes if c.system == "snomed" and c.code in NO_KNOWN_ALLERGY),
+                None)
+
+
+def _allergy_evidence(a: Allergy, coding: Coding) -> Evidence:
+    note = ", ".join(x for x in (a.type, a.category, a.clinical_status, a.verification_status)
+                     if x)
+    return Evidence(record_type="allergy", record_id=a.id, system=coding.system,
+                    code=coding.code, display=coding.display, date=a.onset, note=note or None)
+
+
+def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
+    relation, category = node.relation, node.category
+    matcher: CodeMatcher | None = None
+    label = f"any {category}"
+    if node.target is not None:
+        matcher, label = target_matcher(node.target, env)
+    reaction: CodeMatcher | None = None
+    reaction_label = ""
+    if node.reaction is not None:
+        reaction, reaction_label = target_matcher(node.reaction, env)
+        reaction_label = f" with a reaction in {reaction_label}"
+    noun = "allergy" if relation == "allergic" else "intolerance"
+    open_world = env.open_world
+
+    def matches(a: Allergy) -> Coding | None:
+        if relation == "allergic" and a.type == "intolerance":
+            return None
+        if relation == "intolerant" and a.type == "allergy":
+            return None
+        if matcher is not None:
+            return matching_coding(a.codes, matcher)
+        if a.category == _CATEGORY[category or "drug"]:
+            return a.codes[0]
+        return None
+
+    def decide(ctx: Context) -> Decision:
+        records = [a for a in ctx.patient.allergies if a.verification_status not in _IGNORED]
+        undecided: list[tuple[Allergy, Coding]] = []
+        no_known: Allergy | None = None
+        for a in records:
+            nka = _no_known(a)
+            if nka is not None:
+                if a.clinical_status in _ACTIVE and (matcher is not None or category in
+                                                     NO_KNOWN_ALLERGY[nka.code]):
+                    no_known = a
+                continue
+            if a.clinical_status not in _ACTIVE:
+                continue
+            coding = matches(a)
+            if coding is None:
+                continue
+            if reaction is None:
+                return (True, f"{noun} to {_shown(coding)} is in {label}",
+                        (_allergy_evidence(a, coding),), ())
+            hit = matching_coding(a.reactions, reaction)
+            if hit is not None:
+                return (True, f"{noun} to {_shown(coding)} is in {label}, reaction "
+                        f"{_shown(hit)}", (_allergy_evidence(a, coding),), ())
+            if not a.reactions:
+                undecided.append((a, coding))
+        if undecided:
+            a, coding = undecided[0]
+            return (None, f"{noun} to {_shown(coding)} is in {label} but its reaction is not "
+                    "recorded", tuple(_allergy_evidence(x, c) for x, c in undecided),
+                    (f"the reaction to {_shown(coding)}",))
+        if no_known is not None:
+            coding = _no_known(no_known)
+            assert coding is not None
+            return (False, f"recorded: {_shown(coding)}", (_allergy_evidence(no_known, coding),),
+                    ())
+        if not records:
+            return (None, "no allergy information is recorded", (),
+                    (f"whether the patient has an {noun} to {label}{reaction_label}",))
+        searched = (f"no active {noun} to {label}{reaction_label} among {len(records)} "
+                    f"recorded allerg{'y' if len(records) == 1 else 'ies'}")
+        if open_world:
+            return (None, searched + "; absence is not proof for this criterion", (),
+                    (f"whether the patient has an {noun} to {label}{reaction_label}",))
+        return False, searched, (), ()
+
+    return _node(decide)
+
+
+# ---- research participation ----------------------------------------------------------------
+
+# ResearchSubject statuses (FHIR R4) under which the person is or was enrolled.
+_ENROLLED = frozenset({"on-study", "on-study-intervention", "on-study-observation",
+                       "follow-up", "off-study", "withdrawn", None})
+_ONGOING = frozenset({"on-study", "on-study-intervention", "on-study-observation",
+                      "follow-up", None})
+
+
+def _research_closed(env: Env) -> bool:
+    """Participation is rarely recorded: absence proves nothing unless the criterion says
+    `[closed world]` or the protocol `assume research participation recorded`."""
+    criterion = next((c for c in env.protocol.criteria if c.id == env.criterion_id), None)
+    if criterion is not None and criterion.open_world is not None:
+        return not criterion.open_world
+    return env.protocol.research_recorded
+
+
+def build_research(node: r.ResearchQuery, env: Env) -> Node:
+    period_of: PeriodOf
+    period_of, when = build_period(node.window, env)
+    own = env.protocol.trial_id.upper()
+    closed = _research_closed(env)
+    product = node.kind == "investigational product"
+    what = ("an investigational product" if product else "another study") + when
+    ask = (f"ask the patient whether they received {what}" if product
+           else f"ask the patient whether they took part in {what}")
+
+    def evidence(s: ResearchParticipation) -> Evidence:
+        note = ", ".join(x for x in (
+            s.status, f"until {s.end}" if s.end else None,
+            "investigational product" if s.investigational_product else None) if x)
+        return Evidence(record_type="research", record_id=s.id, code=s.study, date=s.start,
+                        note=note or None)
+
+    def decide(ctx: Context) -> Decision:
+        as_of = ctx.as_of
+        period, problem = period_of(ctx)
+        others = [s for s in ctx.patient.research if s.study.upper() != own]
+        undecided: list[ResearchParticipation] = []
+        for s in others:
+            if s.status not in _ENROLLED:
+                continue
+            if product and s.investigational_product is not True:
+                if s.investigational_product is None:
+                    undecided.append(s)
+                continue
+            t = _in_period(s.start, s.end, s.status in _ONGOING, as_of, period)
+            if t:
+                done = "received an investigational product in" if product else "enrolled in"
+                return True, f"{done} {s.study}{when}", (evidence(s),), ()
+            if t is None:
+                undecided.append(s)
+        shown = tuple(evidence(s) for s in others)
+        if undecided or problem is not None:
+            return (None, f"study records do not show whether the patient had {what}", shown,
+                    (ask,))
+        searched = (f"no record of {what} among {len(others)} other "
+                    f"stud{'y' if len(others) == 1 else 'ies'} on record")
+        if closed:
+            return False, searched, shown, ()
+        return (None, searched + "; participation in studies is rarely recorded", shown,
+                (ask,))
+
+    return _node(decide)
+
+
+# ---- adverse events ---------------------------------------------------------------------------
+
+
+def _grade_ok(grade: int, op: str, wanted: int) -> bool:
+    return {"=": grade == wanted, "!=": grade != wanted, "<": grade < wanted,
+            "<=": grade <= wanted, ">": grade > wanted, ">=": grade >= wanted}[op]
+
+
+def _event_evidence(e: AdverseEvent, coding: Coding) -> Evidence:
+    parts = [f"grade {e.grade}" if e.grade is not None else "grade not recorded"]
+    if e.current_grade is not None:
+        parts.append(f"now grade {e.current_grade}"
+                     + (f" ({e.assessed})" if e.assessed else ""))
+    if e.resolved:
+        parts.append(f"resolved {e.resolved}")
+    return Evidence(record_type="adverse_event", record_id=e.id, system=coding.system,
+                    code=coding.code, display=coding.display, date=e.onset,
+                    note=", ".join(parts))
+
+
+def _event_matcher(target: r.CodeTarget | None, env: Env
+                   ) -> tuple[Callable[[AdverseEvent], Coding | None], str]:
+    if target is None:
+        return (lambda e: e.codes[0]), "any adverse event"
+    matcher, label = target_matcher(target, env)
+    return (lambda e: matching_coding(e.codes, matcher)), f"an adverse event in {label}"
+
+
+def build_adverse_event(node: r.AdverseEventQuery, env: Env) -> Node:
+    match_event, label = _event_matcher(node.target, env)
+    period_of, when = build_period(node.window, env)
+    op, grade = node.op, node.grade
+    graded = f" with grade {op} {grade}" if grade is not None else ""
+    absent: Truth = None if env.open_world else False
+    ask = f"whether the patient had {label}{graded}{when}"
+
+    def decide(ctx: Context) -> Decision:
+        as_of = ctx.as_of
+        period, problem = period_of(ctx)
+        if problem is not None:
+            return None, f"the time{when} cannot be placed", (), (ask,)
+        undecided: list[tuple[AdverseEvent, Coding]] = []
+        matched: list[tuple[AdverseEvent, Coding]] = []
+        for e in ctx.patient.adverse_events:
+            coding = match_event(e)
+            if coding is None:
+                continue
+            matched.append((e, coding))
+            t = _in_period(e.onset, e.resolved, e.resolved is None, as_of, period) \
+                if period is not None else (e.onset is None or e.onset <= as_of)
+            if t is False:
+                continue
+            g: Truth = True
+            if grade is not None and op is not None:
+                g = None if e.grade is None else _grade_ok(e.grade, op, grade)
+            if t and g:
+                return (True, f"{_shown(coding)}{graded}{when}: grade {e.grade}"
+                        if e.grade is not None else f"{_shown(coding)}{when}",
+                        (_event_evidence(e, coding),), ())
+            if g is not False:
+                undecided.append((e, coding))
+        if undecided:
+            e, coding = undecided[0]
+            why = "its grade is not recorded" if e.grade is None else "its dates are incomplete"
+            return (None, f"{_shown(coding)} may count but {why}",
+                    tuple(_event_evidence(x, c) for x, c in undecided),
+                    (f"the CTCAE grade and dates of {_shown(coding)}",))
+        searched = (f"no {label.removeprefix('an ').removeprefix('any ')}{graded}{when} among "
+                    f"{len(ctx.patient.adverse_events)} adverse events on record")
+        evidence = tuple(_event_evidence(e, c) for e, c in matched)
+        if absent is None:
+            return None, searched + "; absence is not proof for this criterion", evidence, (ask,)
+        return False, searched, evidence, ()
+
+    return _node(decide)
+
+
+def build_recovered(node: r.AdverseEventsRecovered, env: Env) -> Node:
+    """Every matching adverse event is now at the grade asked or better: resolved counts
+    as grade 0; the last assessed grade, else the worst grade, is the current one."""
+    match_event, label = _event_matcher(node.target, env)
+    op, grade = node.op, node.grade
+    rule = f"grade {op} {grade}"
+
+    def decide(ctx: Context) -> Decision:
+        as_of = ctx.as_of
+        unknown: list[tuple[AdverseEvent, Coding]] = []
+        evidence: list[Evidence] = []
+        for e in ctx.patient.adverse_events:
+            coding = match_event(e)
+            if coding is None or (e.onset is not None and e.onset > as_of):
+                continue
+            evidence.append(_event_evidence(e, coding))
+            if e.resolved is not None and e.resolved <= as_of:
+                now: int | None = 0
+            elif e.current_grade is not None and (e.assessed is None or e.assessed <= as_of):
+                now = e.current_grade
+            else:
+                now = e.grade if e.grade is not None and _grade_ok(e.grade, op, grade) else None
+            if now is None:
+                unknown.append((e, coding))
+            elif not _grade_ok(now, op, grade):
+                return (False, f"{_shown(coding)} is at grade {now}, not {rule}",
+                        (_event_evidence(e, coding),), ())
+        if unknown:
+            e, coding = unknown[0]
+            return (None, f"the current grade of {_shown(coding)} is not recorded",
+                    tuple(evidence), (f"the current CTCAE grade of {_shown(coding)}",))
+        if not evidence:
+            said = f"no {label.removeprefix('an ').removeprefix('any ')} on record"
+            if env.open_world:
+                return (None, said + "; absence is not proof for this criterion", (),
+                        (f"whether {label} is still above {rule}",))
+            return True, said, (), ()
+        return (True, f"all {len(evidence)} matching adverse events are now at {rule}",
+                tuple(evidence), ())
+
+    return _node(decide)
