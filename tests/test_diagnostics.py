@@ -51,6 +51,11 @@ STABLE_CODES = frozenset({
     "type-mismatch",
     "bad-value",
     "unknown-function",
+    "bad-stage",
+    "misplaced-qualifier",
+    "bad-grade",
+    "unknown-language",
+    "unknown-place",
 })
 
 MULTI_ERROR_CASE = "29-several-errors"

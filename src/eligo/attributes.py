@@ -85,7 +85,7 @@ def place_problem(level: str, code: str) -> tuple[str, str] | None:
         codes = sorted(s.code for s in _subdivisions(country_code=country) or ())
         close = difflib.get_close_matches(code.upper(), codes, n=1, cutoff=0.6)
         if close:
-            hint = f"did you mean \"{close[0]}\"?"
+            hint = f"did you mean \"{close[0]}\" ({_subdivisions(code=close[0]).name})?"
     return f"`{code}` is not an ISO 3166-2 region code", hint
 
 

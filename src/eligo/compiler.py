@@ -269,7 +269,7 @@ class _Checker:
                     self.check_grade(grade, span, 0)
                 case r.BiomarkerResult(_, _, result, timing, span):
                     if result not in ("positive", "negative"):
-                        self.error("unknown-result", f"a biomarker is positive or negative, not "
+                        self.error("bad-value", f"a biomarker is positive or negative, not "
                                    f"`{result}`", self.word_span(result, span),
                                    _suggest(result, ("positive", "negative"))
                                    or "write `is positive` or `is negative`")
@@ -324,7 +324,7 @@ class _Checker:
         problem = attributes.place_problem(level, code)
         if problem is not None:
             message, hint = problem
-            self.error("unknown-place", message, span, hint)
+            self.error("unknown-place", message, self.word_span(f'"{code}"', span), hint)
 
     def check_timing(self, timing: r.Timing) -> None:
         match timing:
