@@ -250,6 +250,87 @@ def test_fixtures(
     raise typer.Exit(1 if mismatches else 0)
 
 
+EXIT_UNREADABLE = 4
+
+
+@app.command()
+def screen(
+    inputs: Annotated[list[str], typer.Argument(
+        help="One or more protocols (.elig files or bundled ids), then the input: a directory "
+             "of JSON/YAML/FHIR files, an .ndjson file or a .csv file.",
+        metavar="PROTOCOL... INPUT")],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Screening date YYYY-MM-DD (default: a fixture's own date, else today).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write rows to this file (default: standard output).")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="csv or ndjson (default: from the output's suffix, else csv).")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1,
+                                         help="Worker processes.")] = 1,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted run into the same --output file.")] = False,
+    progress: Annotated[bool, typer.Option(
+        "--progress/--no-progress", help="Show a progress bar (only on a terminal).")] = True,
+) -> None:
+    """Screen many patients against one or more protocols: one row per patient and protocol.
+
+    Exit codes: 0 every record screened; 4 finished, but some records could not be read
+    (their ERROR rows say why); 2 usage, compile or input error.
+    """
+    from eligo import batch
+
+    if len(inputs) < 2:
+        raise _fail(UsageError("give at least one protocol and the input",
+                               "eligo screen NCT01224327 patients.ndjson"))
+    *refs, source_text = inputs
+    source = Path(source_text)
+    when = _parse_date(as_of)
+    protocols = [_guard(lambda ref=ref: load_protocol(ref)) for ref in refs]  # type: ignore[misc]
+    ids = [p.trial_id for p in protocols]
+    if len(set(ids)) != len(ids):
+        raise _fail(UsageError("a protocol is given twice", "name each protocol once"))
+    chosen = _guard(lambda: batch.output_format(fmt, output))
+    if resume and output is None:
+        raise _fail(UsageError("--resume needs --output", "resume into the file the "
+                               "interrupted run was writing"))
+    if not source.exists():
+        raise _fail(UsageError(f"input `{source}` does not exist",
+                               "give a directory of profiles, an .ndjson file or a .csv file"))
+    previous = _guard(lambda: batch.resume_from(output, chosen, ids)) if resume and output \
+        else batch.Previous()
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    show = progress and err.is_terminal
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), TaskProgressColumn(),
+                   TimeRemainingColumn(), console=err, disable=not show)
+    total, unit = batch.count_hint(source)
+    sink = (output.open("a" if resume else "w", encoding="utf-8", newline="")
+            if output is not None else sys.stdout)
+    try:
+        with bar:
+            task = bar.add_task(f"screening ({unit})", total=total)
+            summary = _guard(lambda: batch.run(
+                protocols, source, sink, as_of=when, fmt=chosen, workers=workers,
+                previous=previous, write_header=not (resume and previous.records),
+                progress=lambda n: bar.advance(task, n)))
+    finally:
+        if output is not None:
+            sink.close()
+    table = Table(title="eligo screen")
+    for column in ("protocol", *batch.VERDICTS, "records"):
+        table.add_column(column, justify="left" if column == "protocol" else "right")
+    for row in batch.describe(summary):
+        table.add_row(*row)
+    err.print(table)
+    rate = (summary.records - summary.resumed) / summary.seconds if summary.seconds else 0.0
+    resumed = f", {summary.resumed:,} kept from the interrupted run" if summary.resumed else ""
+    err.print(f"{summary.records:,} records{resumed}; {summary.seconds:.1f} s, "
+              f"{rate:,.0f} records/s", markup=False)
+    raise typer.Exit(EXIT_UNREADABLE if summary.errors else 0)
+
+
 def main() -> None:
     """Console entry point."""
     try:

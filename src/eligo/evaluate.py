@@ -624,25 +624,39 @@ class Screener:
         ctx = Context(patient, as_of, self._codes)
         return tuple([statuses[test(ctx)] for test, statuses in self._status_tests])
 
+    @property
+    def criterion_ids(self) -> tuple[str, ...]:
+        """The criteria's ids, in the order :meth:`statuses` reports them."""
+        return tuple(cc.criterion.id for cc in self._criteria)
+
+    def explain(self, patient: Patient, as_of: date, criterion_id: str) -> CriterionResult:
+        """One criterion's explained result (a batch row's reason, without the rest)."""
+        cc = next(cc for cc in self._criteria if cc.criterion.id == criterion_id)
+        return self._explained(cc, Context(patient, as_of, self._codes))
+
+    @staticmethod
+    def _explained(cc: _CompiledCriterion, ctx: Context) -> CriterionResult:
+        finding = cc.node.explain(ctx)
+        c = cc.criterion
+        return CriterionResult(
+            c.id, c.kind.value, c.text, cc.statuses[finding.truth], cc.expression,
+            TRUTH_WORD[finding.truth], finding.reason[:1].upper() + finding.reason[1:],
+            finding.evidence, finding.missing,
+        )
+
     def screen(self, patient: Patient, as_of: date) -> ScreeningResult:
         ctx = Context(patient, as_of, self._codes)
         results = []
         to_resolve: list[ToResolve] = []
         failed = unresolved = False
         for cc in self._criteria:
-            finding = cc.node.explain(ctx)
-            status = cc.statuses[finding.truth]
-            c = cc.criterion
-            results.append(CriterionResult(
-                c.id, c.kind.value, c.text, status, cc.expression, TRUTH_WORD[finding.truth],
-                finding.reason[:1].upper() + finding.reason[1:], finding.evidence,
-                finding.missing,
-            ))
-            if status is Status.FAIL:
+            explained = self._explained(cc, ctx)
+            results.append(explained)
+            if explained.status is Status.FAIL:
                 failed = True
-            elif status is Status.UNKNOWN:
+            elif explained.status is Status.UNKNOWN:
                 unresolved = True
-                to_resolve.extend(ToResolve(c.id, m) for m in finding.missing)
+                to_resolve.extend(ToResolve(explained.id, m) for m in explained.missing)
         if failed:
             verdict = Verdict.INELIGIBLE
         elif unresolved:

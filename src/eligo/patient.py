@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from eligo.errors import FieldIssue, PatientDataError
-from eligo.terminology import normalize_code, system_name
+from eligo.terminology import MEMO_LIMIT, normalize_code, system_name
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -56,11 +56,22 @@ class Coding(_Model):
     @classmethod
     def _normalise(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("system"), str):
-            system = system_name(data["system"]) or data["system"].strip()
-            data = {**data, "system": system}
-            if isinstance(data.get("code"), str):
-                data["code"] = normalize_code(system, data["code"])
+            written = (data["system"], data.get("code"))
+            normal = _NORMALISED.get(written)
+            if normal is None:
+                system = system_name(written[0]) or written[0].strip()
+                code = written[1]
+                normal = (system, normalize_code(system, code) if isinstance(code, str) else code)
+                if len(_NORMALISED) < MEMO_LIMIT:
+                    _NORMALISED[written] = normal
+            if normal != written:
+                data = {**data, "system": normal[0], "code": normal[1]}
         return data
+
+
+# (system, code) as written -> as normalised: a pure function of its key, remembered
+# because batch screening validates the same few thousand codings millions of times.
+_NORMALISED: dict[tuple[str, Any], tuple[str, Any]] = {}
 
 
 class Stage(_Model):
@@ -338,7 +349,7 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
 
 
-def _issues(err: ValidationError) -> list[FieldIssue]:
+def issues_of(err: ValidationError) -> list[FieldIssue]:
     merged: dict[str, tuple[list[str], str | None]] = {}
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (
@@ -398,7 +409,12 @@ def read_document(path: Path) -> Any:
 def patient_from_data(
     data: Any, origin: str = "<data>"
 ) -> tuple[Patient, FixtureExpectation | None]:
-    """Validate plain data as a patient, or as a fixture document holding one."""
+    """Validate plain data as a patient, or as a fixture document holding one. FHIR data
+    (a resource, a Bundle or a list of resources) is converted by :mod:`eligo.fhir`."""
+    from eligo import fhir  # imported here: eligo.fhir builds on this module
+
+    if fhir.is_fhir(data):
+        return fhir.patient_from_fhir(data, origin), None
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
         issue = FieldIssue("(document)", f"expected an object, got {kind}")
@@ -409,9 +425,14 @@ def patient_from_data(
             return doc.patient, doc.fixture
         return Patient.model_validate(data), None
     except ValidationError as err:
-        raise PatientDataError(origin, _issues(err)) from None
+        raise PatientDataError(origin, issues_of(err)) from None
 
 
 def load_patient(path: Path) -> tuple[Patient, FixtureExpectation | None]:
-    """Load a patient profile (or fixture document) from a JSON or YAML file."""
+    """Load a patient profile (or fixture document) from a JSON or YAML file, or one
+    patient's FHIR resources from a Bulk Data `.ndjson` file."""
+    if path.suffix.lower() == ".ndjson":
+        from eligo import fhir
+
+        return fhir.patient_from_ndjson_file(path), None
     return patient_from_data(read_document(path), str(path))

@@ -1,0 +1,399 @@
+"""Population screening: stream patient records through compiled protocols.
+
+One row per patient × protocol (record number, position in the input, patient id,
+protocol id, verdict, failed and unknown criterion ids, the first failing reason). Input
+is read lazily and at most a few chunks are in flight, so memory does not grow with the
+input. A record that cannot be read becomes an ERROR row per protocol naming its position
+and the problem, and the run goes on: for each protocol, the verdict counts add up to
+the number of records. Rows are written in input order, so an interrupted run resumes by
+keeping the records whose rows are complete and screening the rest.
+
+Inputs: a directory of JSON / YAML / FHIR files (one record each), an NDJSON file (one
+profile, fixture document or FHIR resource bundle per line; blank lines are not records),
+or a CSV in the flat layout of :mod:`eligo.flat`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal, TextIO
+
+from pydantic import ValidationError
+
+from eligo.errors import EligoError, FieldIssue, PatientDataError, UsageError
+from eligo.evaluate import Screener
+from eligo.flat import patient_from_row
+from eligo.patient import Patient, issues_of, patient_from_data, read_document
+from eligo.result import Status, Verdict
+from eligo.rules import Protocol
+
+COLUMNS = ("record", "position", "patient_id", "protocol_id", "verdict", "failed", "unknown",
+           "reason")
+ERROR = "ERROR"
+VERDICTS = (Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value, Verdict.NEEDS_REVIEW.value, ERROR)
+CHUNK = 500  # records per unit of work sent to a worker
+IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: bounded memory, workers never idle
+
+Format = Literal["csv", "ndjson"]
+InputKind = Literal["json", "file", "csv"]
+PROFILE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One input record: its number (from 1), where it is, and its undecoded content."""
+
+    number: int
+    where: str
+    kind: InputKind
+    payload: bytes | str | dict[str, str]
+    size: int = 0  # bytes of input it stands for (progress)
+
+
+# ---- reading the input ------------------------------------------------------------------------
+
+
+def count_hint(path: Path) -> tuple[int, str]:
+    """The total the progress bar counts towards: bytes of a file, files of a directory."""
+    if path.is_dir():
+        return sum(1 for p in path.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES), "files"
+    return path.stat().st_size, "bytes"
+
+
+def read_input(path: Path, skip: int = 0) -> Iterator[Item]:
+    """The records of ``path`` in order, lazily; the first ``skip`` records are passed over."""
+    if not path.exists():
+        raise UsageError(f"input `{path}` does not exist",
+                         "give a directory of profiles, an .ndjson file or a .csv file")
+    if path.is_dir():
+        yield from _directory(path, skip)
+    elif path.suffix.lower() == ".csv":
+        yield from _csv(path, skip)
+    else:
+        yield from _ndjson(path, skip)
+
+
+def _directory(path: Path, skip: int) -> Iterator[Item]:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES)
+    for number, file in enumerate(files, 1):
+        if number > skip:
+            yield Item(number, file.name, "file", str(file), 1)
+
+
+def _ndjson(path: Path, skip: int) -> Iterator[Item]:
+    number = 0
+    with path.open("rb") as stream:
+        for line_number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            number += 1
+            if number > skip:
+                yield Item(number, f"line {line_number}", "json", line, len(line))
+
+
+def _csv(path: Path, skip: int) -> Iterator[Item]:
+    with path.open(newline="", encoding="utf-8-sig") as stream:
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            return
+        names = [h.strip() for h in header]
+        for number, row in enumerate(reader, 1):
+            if number <= skip:
+                continue
+            record = dict(zip(names, row, strict=False))
+            if len(row) != len(names):
+                record["__width__"] = f"{len(row)} fields, the header has {len(names)}"
+            size = sum(len(v) for v in row) + len(row)  # about its bytes, for progress
+            yield Item(number, f"row {reader.line_num}", "csv", record, size)
+
+
+# ---- screening one chunk ------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _problem(err: EligoError) -> str:
+    if isinstance(err, PatientDataError):
+        return "; ".join(f"{i.path}: {i.message}" + (f" (got {i.value})" if i.value else "")
+                         for i in err.issues)
+    return _one_line(err.render())
+
+
+def _stated_id(item: Item) -> str:
+    """The id an unreadable JSON record states, if it can be read at all (for its row)."""
+    if not isinstance(item.payload, bytes):
+        return ""
+    try:
+        data = json.loads(item.payload)
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError):
+        return ""
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+def decode(item: Item) -> tuple[Patient, date | None]:
+    """The patient of one input record (and a fixture document's own as-of date)."""
+    if item.kind == "file":
+        assert isinstance(item.payload, str)
+        patient, fixture = patient_from_data(read_document(Path(item.payload)), item.where)
+        return patient, fixture.as_of if fixture else None
+    if item.kind == "csv":
+        assert isinstance(item.payload, dict)
+        return patient_from_row(item.payload, item.where), None
+    raw = item.payload
+    assert isinstance(raw, bytes)
+    # Plain profiles, the common case, are validated straight from the JSON text.
+    if b'"resourceType"' not in raw and b'"fixture"' not in raw:
+        try:
+            return Patient.model_validate_json(raw), None
+        except ValidationError as err:
+            broken = [e for e in err.errors(include_url=False) if e["type"] == "json_invalid"]
+            if broken:
+                message = broken[0]["msg"].removeprefix("Invalid JSON: ")
+                raise PatientDataError(item.where, [FieldIssue("(line)", f"invalid JSON: "
+                                                               f"{message}")]) from None
+            raise PatientDataError(item.where, issues_of(err)) from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PatientDataError(item.where, [FieldIssue("(line)", f"invalid JSON: {exc}")]
+                               ) from None
+    patient, fixture = patient_from_data(data, item.where)
+    return patient, fixture.as_of if fixture else None
+
+
+@dataclass
+class _Screeners:
+    """What each worker holds: the compiled protocols, the as-of date, the output format."""
+
+    protocols: Sequence[Protocol]
+    as_of: date | None
+    fmt: Format
+    compiled: list[tuple[str, Screener, tuple[str, ...]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for p in self.protocols:
+            screener = Screener(p)
+            self.compiled.append((p.trial_id, screener, screener.criterion_ids))
+
+    def rows(self, item: Item) -> list[tuple[str, ...]]:
+        try:
+            patient, own_date = decode(item)
+        except EligoError as err:
+            problem, known_id = _problem(err), _stated_id(item)
+            return [(str(item.number), item.where, known_id, pid, ERROR, "", "", problem)
+                    for pid, _, _ in self.compiled]
+        as_of = self.as_of or own_date
+        if as_of is None:
+            raise UsageError("no as-of date", "give --as-of YYYY-MM-DD")
+        out: list[tuple[str, ...]] = []
+        for pid, screener, ids in self.compiled:
+            statuses = screener.statuses(patient, as_of)
+            failed = [i for i, s in zip(ids, statuses, strict=True) if s is Status.FAIL]
+            unknown = [i for i, s in zip(ids, statuses, strict=True) if s is Status.UNKNOWN]
+            verdict = (Verdict.INELIGIBLE if failed else
+                       Verdict.NEEDS_REVIEW if unknown else Verdict.ELIGIBLE).value
+            reason = ""
+            if failed:
+                explained = screener.explain(patient, as_of, failed[0])
+                reason = f"{failed[0]}: {_one_line(explained.reason)}"
+            out.append((str(item.number), item.where, patient.id, pid, verdict, ";".join(failed),
+                        ";".join(unknown), reason))
+        return out
+
+    def chunk(self, items: Sequence[Item]) -> tuple[str, list[tuple[str, str]], int]:
+        """Formatted rows of a chunk, its (protocol, verdict) pairs and its input size."""
+        rows = [row for item in items for row in self.rows(item)]
+        return (format_rows(rows, self.fmt), [(row[3], row[4]) for row in rows],
+                sum(item.size for item in items))
+
+
+def format_rows(rows: Iterable[tuple[str, ...]], fmt: Format) -> str:
+    if fmt == "ndjson":
+        return "".join(json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False)
+                       + "\n" for row in rows)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+# The worker processes' screeners, set once per process by the pool initializer.
+_WORKER: _Screeners | None = None
+
+
+def _init_worker(protocols: Sequence[Protocol], as_of: date | None, fmt: Format) -> None:
+    global _WORKER  # per-process state of a worker pool, set once by its initializer
+    _WORKER = _Screeners(protocols, as_of, fmt)
+
+
+def _work(items: Sequence[Item]) -> tuple[str, list[tuple[str, str]], int]:
+    assert _WORKER is not None
+    return _WORKER.chunk(items)
+
+
+# ---- resuming ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Previous:
+    """What an interrupted run left: complete records kept, their verdict counts."""
+
+    records: int = 0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def resume_from(output: Path, fmt: Format, protocol_ids: Sequence[str]) -> Previous:
+    """Keep the rows of every record complete for all protocols (rows are in input order,
+    so they form a prefix); drop a trailing partial record or half-written line."""
+    previous = Previous()
+    if not output.exists() or output.stat().st_size == 0:
+        return previous
+    kept: list[str] = []
+    pending: list[tuple[str, list[str], tuple[str, str]]] = []
+    text = output.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()  # written half-way when the run stopped
+    start = 0
+    if fmt == "csv":
+        if not lines or next(csv.reader([lines[0]])) != list(COLUMNS):
+            raise UsageError(f"{output} is not an eligo screen output in CSV",
+                             "resume into the file the interrupted run was writing")
+        kept.append(lines[0])
+        start = 1
+    expected = list(protocol_ids)
+    for line in lines[start:]:
+        if fmt == "csv":
+            row = next(csv.reader([line]))
+        else:
+            try:
+                data = json.loads(line)
+                row = [str(data[c]) for c in COLUMNS]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise UsageError(f"{output} is not an eligo screen output in NDJSON",
+                                 "resume into the file the interrupted run was writing"
+                                 ) from None
+        if len(row) != len(COLUMNS):
+            break
+        record = row[0]
+        if pending and pending[0][0] != record:
+            break  # the previous record was left incomplete
+        pending.append((record, [line], (row[3], row[4])))
+        if [p[2][0] for p in pending] == expected:
+            kept.extend(p[1][0] for p in pending)
+            previous.counts.update(p[2] for p in pending)
+            previous.records += 1
+            pending = []
+        elif len(pending) >= len(expected):
+            raise UsageError(f"{output} was written for other protocols",
+                             f"resume with the same protocols: {', '.join(expected)}")
+    output.write_text("".join(kept), encoding="utf-8")
+    return previous
+
+
+# ---- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    protocol_ids: tuple[str, ...]
+    records: int = 0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    resumed: int = 0
+    seconds: float = 0.0
+
+    def by_protocol(self) -> list[tuple[str, list[int], int]]:
+        return [(pid, [self.counts[(pid, v)] for v in VERDICTS],
+                 sum(self.counts[(pid, v)] for v in VERDICTS)) for pid in self.protocol_ids]
+
+    @property
+    def errors(self) -> int:
+        return sum(self.counts[(pid, ERROR)] for pid in self.protocol_ids[:1])
+
+
+Progress = Callable[[int], None]
+
+
+def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date | None,
+        fmt: Format, workers: int = 1, previous: Previous | None = None,
+        write_header: bool = True, progress: Progress | None = None) -> Summary:
+    """Screen every record of ``source`` against ``protocols``, writing rows to ``out``."""
+    started = time.perf_counter()
+    previous = previous or Previous()
+    summary = Summary(tuple(p.trial_id for p in protocols), previous.records,
+                      Counter(previous.counts), previous.records)
+    if write_header and fmt == "csv":
+        out.write(",".join(COLUMNS) + "\n")
+    items = read_input(source, skip=previous.records)
+    chunks = _chunked(items, CHUNK)
+
+    def take(result: tuple[str, list[tuple[str, str]], int]) -> None:
+        text, verdicts, size = result
+        out.write(text)
+        summary.counts.update(verdicts)
+        summary.records += len(verdicts) // max(1, len(protocols))
+        if progress is not None:
+            progress(size)
+
+    if workers <= 1:
+        local = _Screeners(protocols, as_of, fmt)
+        for chunk in chunks:
+            take(local.chunk(chunk))
+    else:
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        slots = threading.BoundedSemaphore(workers * IN_FLIGHT_PER_WORKER)
+
+        def bounded() -> Iterator[list[Item]]:
+            # Pool.imap reads its input as fast as it can; the semaphore keeps only a few
+            # chunks in flight so memory stays flat whatever the input size.
+            for chunk in chunks:
+                slots.acquire()
+                yield chunk
+
+        with context.Pool(workers, _init_worker, (tuple(protocols), as_of, fmt)) as pool:
+            for result in pool.imap(_work, bounded()):
+                take(result)
+                slots.release()
+    out.flush()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _chunked(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def output_format(fmt: str | None, output: Path | None) -> Format:
+    chosen = fmt or ("ndjson" if output is not None and output.suffix.lower() in (
+        ".ndjson", ".jsonl") else "csv")
+    if chosen not in ("csv", "ndjson"):
+        raise UsageError(f"--format `{chosen}` is not known", "use csv or ndjson")
+    return "ndjson" if chosen == "ndjson" else "csv"
+
+
+def describe(summary: Summary) -> list[tuple[str, ...]]:
+    """The summary table's rows: protocol, one count per verdict, total."""
+    return [(pid, *(f"{n:,}" for n in counts), f"{total:,}")
+            for pid, counts, total in summary.by_protocol()]
+
