@@ -269,7 +269,7 @@ def test_research_participation(rule: str, research: list[dict[str, Any]],
 
 
 def tumour(**fields: Any) -> dict[str, Any]:
-    return {"conditions": [coded("C34.11", onset=ago(100), id="c1", **fields)]}
+    return {"conditions": [coded("C34.11", **{"onset": ago(100), "id": "c1", **fields})]}
 
 
 @pytest.mark.parametrize(("rule", "fields", "truth", "said"), [
@@ -323,8 +323,8 @@ def test_tumour_qualifiers(rule: str, fields: dict[str, Any], truth: str, said: 
     ("has condition nsclc with stage >= IIIE", "`IIIE` is not a stage group"),
     ("has condition nsclc with T in [T5]", "`T5` is not a T category"),
     ("has condition nsclc with N = NX", "cannot be assessed"),
-    ("taking medication penicillins with stage >= II", "stage and histology describe a "
-     "condition"),
+    ("taking medication penicillins with stage >= II", "stage, histology, severity and onset "
+     "describe a condition"),
 ])
 def test_tumour_qualifier_compile_errors(rule: str, said: str) -> None:
     assert said in compile_error(rule)
@@ -467,6 +467,160 @@ def test_attribute_compile_errors(rule: str, said: str) -> None:
     assert said.replace("\\", "") in compile_error(rule)
 
 
+# ---- encounters -------------------------------------------------------------------------------
+
+
+def stay(setting: str, start: int, end: int | None = None, **fields: Any) -> dict[str, Any]:
+    return {"id": "enc1", "setting": setting, "start": ago(start),
+            **({"end": ago(end)} if end is not None else {}), **fields}
+
+
+@pytest.mark.parametrize(("rule", "encounters", "truth", "said"), [
+    ("encounter inpatient", [stay("inpatient", 3)], "true", "hospital stay from"),
+    ("encounter inpatient", [stay("intensive_care", 3)], "true", "ongoing"),
+    ("encounter inpatient", [stay("inpatient", 30, 20)], "false", "going on at the as-of date"),
+    ("encounter inpatient within 30 days", [stay("inpatient", 40, 20)], "true", "to 20"),
+    ("encounter inpatient", [stay("inpatient", 3, status="planned")], "false", "no hospital"),
+    ("encounter intensive_care", [stay("inpatient", 3)], "false", "no intensive-care stay"),
+    ("encounter inpatient for [icd10cm U07.1] within 4 days",
+     [stay("inpatient", 2, reasons=[{"system": "icd10cm", "code": "U07.1"}])], "true",
+     "for [icd10cm U07.1]"),
+    ("encounter inpatient for [icd10cm U07.1] within 4 days",
+     [stay("inpatient", 2, reasons=[{"system": "icd10cm", "code": "J18.9"}])], "false",
+     "no hospital stay"),
+    ("encounter inpatient for [icd10cm U07.1] within 4 days", [stay("inpatient", 2)],
+     "unknown", "its reason is not recorded"),
+    ("encounter long_term_care", [], "false", "among 0 encounters"),
+])
+def test_encounters(rule: str, encounters: list[dict[str, Any]], truth: str, said: str) -> None:
+    assert said in check(rule, {"encounters": encounters}, truth).reason
+
+
+def test_encounter_absence_in_an_open_world_criterion_is_unknown() -> None:
+    c = check("encounter inpatient", {}, "unknown", world=" [open world]")
+    assert "absence is not proof" in c.reason
+
+
+# ---- immunizations --------------------------------------------------------------------------
+
+
+def dose(code: str = "208", days_ago: int | None = 100, **fields: Any) -> dict[str, Any]:
+    return {"codes": [{"system": "cvx", "code": code}],
+            **({"date": ago(days_ago)} if days_ago is not None else {}), **fields}
+
+
+COVID_VACCINES = "[cvx 207, 208, 213]"
+
+
+@pytest.mark.parametrize(("rule", "doses", "truth", "said"), [
+    (f"vaccinated with {COVID_VACCINES}", [dose()], "true", "1 dose"),
+    (f"vaccinated with {COVID_VACCINES}", [], "false", "0 doses"),
+    (f"vaccinated with {COVID_VACCINES}", [dose(status="not-done")], "false", "0 doses"),
+    (f"vaccinated with {COVID_VACCINES} at least 3 times",
+     [dose(days_ago=300), dose(days_ago=200), dose("207", 100)], "true", "3 doses"),
+    (f"vaccinated with {COVID_VACCINES} at least 3 times", [dose(), dose()], "false",
+     "needed at least 3"),
+    (f"vaccinated with {COVID_VACCINES} at least 3 times",
+     [dose(), dose(), dose(days_ago=None)], "true", "3 doses"),
+    (f"vaccinated with {COVID_VACCINES} within 12 months", [dose(days_ago=500)], "false",
+     "0 doses"),
+    (f"vaccinated with {COVID_VACCINES} within 12 months", [dose(days_ago=None)], "unknown",
+     "undated"),
+    ("vaccinated with [cvx 33]", [dose()], "false", "0 doses"),
+])
+def test_immunizations(rule: str, doses: list[dict[str, Any]], truth: str, said: str) -> None:
+    assert said in check(rule, {"immunizations": doses}, truth).reason
+
+
+def test_immunization_compile_errors() -> None:
+    assert "not a CVX vaccine code" in compile_error("vaccinated with [cvx 2081]")
+    assert "a vaccination is given on a day" in compile_error(
+        "vaccinated with [cvx 208] for at least 2 weeks")
+
+
+# ---- severity, onset and daily dose -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rule", "fields", "truth", "said"), [
+    ("has condition nsclc with severity >= moderate", tumour(severity="severe"), "true",
+     "severity severe is >= moderate"),
+    ("has condition nsclc with severity >= moderate", tumour(severity="mild"), "false",
+     "severity mild is not >= moderate"),
+    ("has condition nsclc with severity in [mild, moderate]", tumour(severity="mild"), "true",
+     "in [mild, moderate]"),
+    ("has condition nsclc with severity = severe", tumour(), "unknown",
+     "severity not recorded"),
+    ("has condition nsclc with onset within 10 days", tumour(onset=ago(4)), "true",
+     "is within 10 days"),
+    ("has condition nsclc with onset within 10 days", tumour(onset=ago(40)), "false",
+     "is not within 10 days"),
+    ("has condition nsclc with onset between 5 and 30 days ago", tumour(onset=ago(40)),
+     "false", "is not between 5 and 30 days ago"),
+    ("has condition nsclc with onset within 10 days",
+     {"conditions": [coded("C34.11", id="c1")]}, "unknown", "onset date not recorded"),
+])
+def test_condition_severity_and_onset(rule: str, fields: dict[str, Any], truth: str,
+                                      said: str) -> None:
+    assert said in check(rule, fields, truth).reason
+
+
+def steroid(**fields: Any) -> dict[str, Any]:
+    return {"medications": [coded("H02AB06", "atc", id="m1", start=ago(60), **fields)]}
+
+
+@pytest.mark.parametrize(("rule", "fields", "truth", "said"), [
+    ("taking medication [atc H02AB*] with daily dose >= 10 mg",
+     steroid(daily_dose=20, dose_unit="mg"), "true", "daily dose 20 mg is >= 10 mg"),
+    ("taking medication [atc H02AB*] with daily dose >= 10 mg",
+     steroid(daily_dose=5, dose_unit="mg"), "false", "is not >= 10 mg"),
+    ("taking medication [atc H02AB*] with daily dose > 0.5 g",
+     steroid(daily_dose=600, dose_unit="mg"), "true", "600 mg is > 0.5 g"),
+    ("taking medication [atc H02AB*] with daily dose >= 10 mg", steroid(), "unknown",
+     "daily dose not recorded"),
+    ("taking medication [atc H02AB*] with daily dose >= 10 mg",
+     steroid(daily_dose=20, dose_unit="mg", end=ago(30)), "false", "no medication in"),
+    ("taking medication [atc H02AB*] with daily dose >= 10 mg",
+     steroid(daily_dose=2, dose_unit="mL"), "unknown", "cannot be compared"),
+])
+def test_medication_daily_dose(rule: str, fields: dict[str, Any], truth: str,
+                               said: str) -> None:
+    assert said in check(rule, fields, truth).reason
+
+
+@pytest.mark.parametrize(("rule", "said"), [
+    ("taking medication penicillins with daily dose >= 5 mL", "not a unit of mass"),
+    ("has condition nsclc with daily dose >= 5 mg", "a daily dose describes a medication"),
+    ("taking medication penicillins with severity = severe", "describe a condition"),
+    ("has condition nsclc with severity >= severe at least 2 times", "cannot be combined"),
+])
+def test_detail_compile_errors(rule: str, said: str) -> None:
+    assert said in compile_error(rule)
+
+
+# ---- race and ethnicity ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rule", "fields", "truth"), [
+    ("race = black_or_african_american", {"race": ["black_or_african_american"]}, "true"),
+    ("race = black_or_african_american", {"race": ["white", "black_or_african_american"]},
+     "true"),
+    ("race != black_or_african_american", {"race": ["white"]}, "true"),
+    ("race in [asian, white]", {"race": ["black_or_african_american"]}, "false"),
+    ("race = asian", {}, "unknown"),
+    ("ethnicity = hispanic_or_latino", {"ethnicity": "hispanic_or_latino"}, "true"),
+    ("ethnicity = hispanic_or_latino", {"ethnicity": "not_hispanic_or_latino"}, "false"),
+    ("ethnicity = hispanic_or_latino", {}, "unknown"),
+])
+def test_race_and_ethnicity(rule: str, fields: dict[str, Any], truth: str) -> None:
+    check(rule, fields, truth)
+
+
+def test_race_values_are_checked() -> None:
+    assert "`african_american` is not a value of race" in compile_error(
+        "race = african_american")
+    assert "race has no order" in compile_error("race > asian")
+
+
 # ---- print -> parse round trip of generated rule objects ------------------------------------
 
 targets = st.one_of(
@@ -492,7 +646,14 @@ def stage_tests(draw: st.DrawFn) -> r.StageTest:
 
 
 tumour_qualifiers = st.lists(st.one_of(
-    stage_tests(), targets.map(r.HistologyTest), st.just(r.HistologyConfirmed())), max_size=3)
+    stage_tests(), targets.map(r.HistologyTest), st.just(r.HistologyConfirmed()),
+    st.builds(r.SeverityTest, st.just(">="), st.sampled_from(["mild", "moderate", "severe"]).map(
+        lambda label: (label,))),
+    st.builds(r.SeverityTest, st.just("in"), st.lists(
+        st.sampled_from(["mild", "moderate", "severe"]), min_size=1, max_size=3).map(tuple)),
+    st.integers(1, 60).map(lambda n: r.OnsetTest(r.Window(n, "days"))),
+    st.integers(1, 60).map(lambda n: r.OnsetTest(r.AgoWindow(n, n + 5, "weeks")))),
+    max_size=3)
 words = st.from_regex(r"[A-Z][A-Z0-9]{0,4}(-[A-Z0-9]{1,3})?", fullmatch=True)
 
 new_constructs = st.one_of(
@@ -520,8 +681,16 @@ new_constructs = st.one_of(
     st.builds(r.Speaks, st.sampled_from(["english", "es", "haitian", "swahili"])),
     st.builds(r.ResidesIn, st.just("country"), st.sampled_from(["US", "GH", "FR"])),
     st.builds(r.ResidesIn, st.just("region"), st.sampled_from(["US-CA", "GH-AA"])),
-    st.builds(lambda kind, target, window, tumour: r.RecordQuery(
-        kind, target, window, tumour=tuple(tumour)), st.sampled_from(["condition", "history"]),
+    st.builds(r.EncounterQuery, st.sampled_from(["inpatient", "intensive_care", "outpatient",
+                                                 "long_term_care"]),
+              st.one_of(st.none(), targets), windows),
+    st.builds(r.ImmunizationQuery, st.just(r.InlineCodes((r.CodeRef("cvx", "208"),))), windows,
+              st.one_of(st.none(), st.integers(1, 4))),
+    st.builds(lambda op, n, unit: r.RecordQuery("medication", r.ValueSetRef("penicillins"),
+                                                details=(r.DoseTest(op, Decimal(n), unit),)),
+              comparators, st.integers(0, 2000), st.sampled_from(["mg", "g", "ug"])),
+    st.builds(lambda kind, target, window, details: r.RecordQuery(
+        kind, target, window, details=tuple(details)), st.sampled_from(["condition", "history"]),
         targets, windows, tumour_qualifiers),
 )
 

@@ -41,6 +41,16 @@ CUSTOMARY_UNITS = frozenset({"{INR}", "1", "%", "kg/m2", "/min", "mm[Hg]", "ms"}
 FIELDS: dict[str, str] = {
     "age": "age in completed years (or months/weeks/days) at the as-of date",
     "sex": "administrative sex: female, male, other or unknown",
+    "race": "race as the patient reports it, in the US OMB categories",
+    "ethnicity": "ethnicity as the patient reports it, in the US OMB categories",
+}
+# Values of the categorical fields. Race and ethnicity: the US OMB minimum categories
+# (OMB Statistical Policy Directive No. 15, 1997), as FHIR US Core carries them.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "sex": SEX_VALUES,
+    "race": ("american_indian_or_alaska_native", "asian", "black_or_african_american",
+             "native_hawaiian_or_other_pacific_islander", "white", "other"),
+    "ethnicity": ("hispanic_or_latino", "not_hispanic_or_latino"),
 }
 
 
@@ -213,8 +223,8 @@ class _Checker:
                         self.error("unknown-define", f"unknown name `{name}`", span,
                                    _suggest(name, [*self.defines, *FIELDS])
                                    or "declare it with `define NAME = ...`")
-                case r.RecordQuery(kind, target, window, duration, times, tumour, span):
-                    self.check_tumour(kind, tumour)
+                case r.RecordQuery(kind, target, window, duration, times, details, span):
+                    self.check_details(kind, details, duration is not None or times is not None)
                     self.check_target(target)
                     self.check_library_kind(kind, target)
                     if window is not None:
@@ -287,16 +297,40 @@ class _Checker:
                                f"{unit}", span, "gestational age runs from 0 to about 42 weeks")
                 case r.Speaks(language, span):
                     self.check_language(language, span)
+                case r.EncounterQuery(_, reason, window):
+                    if reason is not None:
+                        self.check_target(reason)
+                        self.check_library_kind("condition", reason)
+                    if window is not None:
+                        self.check_timing(window)
+                case r.ImmunizationQuery(target, window, times, span):
+                    self.check_target(target)
+                    if window is not None:
+                        self.check_timing(window)
+                    if times is not None and times < 1:
+                        self.error("bad-count", "`at least 0 times` is always true", span,
+                                   "use a count of 1 or more")
                 case r.ResidesIn(level, code, span):
                     self.check_place(level, code, span)
 
-    def check_tumour(self, kind: r.EventKind, tumour: tuple[r.TumourQualifier, ...]) -> None:
-        for qualifier in tumour:
-            if kind not in ("condition", "history"):
-                self.error("misplaced-qualifier", "stage and histology describe a condition",
-                           qualifier.span, "write it after `has condition V`")
+    def check_details(self, kind: r.EventKind, details: tuple[r.RecordDetail, ...],
+                      measured: bool) -> None:
+        for detail in details:
+            on_medication = isinstance(detail, r.DoseTest)
+            if on_medication != (kind == "medication") or (
+                    not on_medication and kind not in ("condition", "history")):
+                what = "a daily dose describes a medication" if on_medication else (
+                    "stage, histology, severity and onset describe a condition")
+                where = "taking medication V" if on_medication else "has condition V"
+                self.error("misplaced-qualifier", what, detail.span,
+                           f"write it after `{where}`")
                 continue
-            match qualifier:
+            if measured:
+                self.error("misplaced-qualifier", "details of each record cannot be combined "
+                           "with a duration or a count", detail.span,
+                           "split the rule: `(... for at least 8 weeks) and (... with ...)`")
+                continue
+            match detail:
                 case r.StageTest(axis, _, _, labels, span):
                     for label in labels:
                         problem = staging.label_problem(axis, label)
@@ -305,6 +339,15 @@ class _Checker:
                                        f"{axis} labels: {staging.AXIS_EXAMPLES[axis]}")
                 case r.HistologyTest(target):
                     self.check_target(target)
+                case r.OnsetTest(window):
+                    self.check_timing(window)
+                case r.DoseTest(_, amount, unit, span):
+                    try:
+                        units.convert(float(amount), unit, "mg")
+                    except units.UnitError:
+                        self.error("unit-mismatch", f"`{unit}` is not a unit of mass",
+                                   self.word_span(unit, span), "write the daily dose in mg, g "
+                                   "or ug, e.g. `with daily dose >= 10 mg`")
 
     def check_grade(self, grade: int, span: Span, lowest: int) -> None:
         if not lowest <= grade <= 5:
@@ -360,7 +403,7 @@ class _Checker:
             if subject == "age":
                 self.check_age(node)
             else:
-                self.check_sex(node)
+                self.check_category(node)
             return
         entry = obs.lookup(subject)
         if entry is not None:
@@ -517,36 +560,40 @@ class _Checker:
             self.error("unit-mismatch", f"`{unit}` is not a unit of age", span,
                        _suggest(unit, AGE_UNITS) or "use years, months, weeks or days")
 
-    def check_sex(self, node: r.Compare | r.Between | r.InList) -> None:
+    def check_category(self, node: r.Compare | r.Between | r.InList) -> None:
+        subject = node.subject
+        allowed = CATEGORIES[subject]
+        example = f"{subject} = {allowed[0]}"
         match node:
             case r.Between(span=span):
-                self.error("type-mismatch", "sex has no order; `between` does not apply", span,
-                           "write `sex = female` or `sex in [female, male]`")
+                self.error("type-mismatch", f"{subject} has no order; `between` does not apply",
+                           span, f"write `{example}` or `{subject} in [{allowed[0]}, "
+                           f"{allowed[1]}]`")
                 return
             case r.Compare(_, op, value, span=span) if op not in ("=", "!="):
-                self.error("type-mismatch", f"sex has no order; `{op}` does not apply", span,
-                           "use `=` or `!=`")
+                self.error("type-mismatch", f"{subject} has no order; `{op}` does not apply",
+                           span, "use `=` or `!=`")
                 return
             case r.Compare(_, _, value):
                 values: list[r.Value] = [value]
             case r.InList(_, items):
                 values = list(items)
         for value in values:
-            if isinstance(value, r.Text) and value.value in SEX_VALUES:
-                self.error("bad-value", "sex values are words, not quoted text", value.span,
-                           f"write it without quotes: {value.value}")
+            if isinstance(value, r.Text) and value.value in allowed:
+                self.error("bad-value", f"{subject} values are words, not quoted text",
+                           value.span, f"write it without quotes: {value.value}")
                 continue
             word = value.name if isinstance(value, r.Symbol) else None
             if word == "unknown":
-                self.error("bad-value", "`sex = unknown` can never hold", value.span,
-                           "a missing or unknown sex makes the comparison UNKNOWN; test the "
-                           "known values instead")
-            elif word not in SEX_VALUES:
+                self.error("bad-value", f"`{subject} = unknown` can never hold", value.span,
+                           f"a missing or unknown {subject} makes the comparison UNKNOWN; test "
+                           "the known values instead")
+            elif word not in allowed:
                 shown = word or (value.value if isinstance(value, r.Text)
                                  else str(getattr(value, "number", "")))
-                self.error("bad-value", f"`{shown}` is not a value of sex", value.span,
-                           _suggest(shown, SEX_VALUES)
-                           or f"sex is one of {', '.join(SEX_VALUES[:3])}")
+                self.error("bad-value", f"`{shown}` is not a value of {subject}", value.span,
+                           _suggest(shown, allowed) or f"{subject} is one of "
+                           + ", ".join(v for v in allowed if v != "unknown"))
 
     def check_cycles(self) -> None:
         names = {d.name for d in self.protocol.defines}

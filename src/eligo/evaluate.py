@@ -37,9 +37,12 @@ from eligo.evaluate_core import (
     target_matcher,
     valueset_contents,
 )
+from eligo.evaluate_details import build_detailed_query
 from eligo.evaluate_events import (
     build_adverse_event,
     build_allergy,
+    build_encounter,
+    build_immunization,
     build_recovered,
     build_research,
 )
@@ -49,11 +52,7 @@ from eligo.evaluate_observations import (
     build_result_test,
     build_score_compare,
 )
-from eligo.evaluate_oncology import (
-    build_biomarker_measure,
-    build_biomarker_result,
-    build_tumour_query,
-)
+from eligo.evaluate_oncology import build_biomarker_measure, build_biomarker_result
 from eligo.evaluate_person import (
     build_breastfeeding,
     build_childbearing_potential,
@@ -91,8 +90,8 @@ from eligo.terminology import CodeMatcher, compile_matcher
 
 
 def _build_query(q: r.RecordQuery, env: Env) -> Node:
-    if q.tumour:
-        return build_tumour_query(q, env)
+    if q.details:
+        return build_detailed_query(q, env)
     kind = q.kind
     matcher, target_label = target_matcher(q.target, env)
     open_world = env.open_world
@@ -374,6 +373,43 @@ def _build_sex(node: r.Compare | r.InList) -> Node:
     return Node(test, explain)
 
 
+def _build_self_reported(node: r.Compare | r.InList) -> Node:
+    """Race (several categories may be reported) or ethnicity, as the patient reports them:
+    `race = asian` holds when asian is among them; none reported is UNKNOWN."""
+    field = node.subject
+    if isinstance(node, r.Compare):
+        assert isinstance(node.value, r.Symbol)
+        wanted = frozenset({node.value.name})
+        negate = node.op == "!="
+    else:
+        wanted = frozenset(v.name for v in node.values if isinstance(v, r.Symbol))
+        negate = False
+    wanted_text = " or ".join(sorted(w.replace("_", " ") for w in wanted))
+
+    def reported(p: Patient) -> tuple[str, ...]:
+        if field == "race":
+            return p.race
+        return (p.ethnicity,) if p.ethnicity else ()
+
+    def test(ctx: Context) -> Truth:
+        values = reported(ctx.patient)
+        if not values:
+            return None
+        return (not wanted.isdisjoint(values)) != negate
+
+    def explain(ctx: Context) -> Finding:
+        values = reported(ctx.patient)
+        if not values:
+            return Finding(None, f"{field} is not recorded", (), (f"self-reported {field}",))
+        hit = not wanted.isdisjoint(values)
+        shown = ", ".join(v.replace("_", " ") for v in values)
+        evidence = (Evidence(record_type="patient", display=field, value=shown),)
+        return Finding(hit != negate, f"{field} reported as {shown}, which "
+                       f"{'includes' if hit else 'does not include'} {wanted_text}", evidence)
+
+    return Node(test, explain)
+
+
 # ---- reproductive status -------------------------------------------------------------
 
 def _pregnancy_test(ctx: Context) -> Truth:
@@ -510,6 +546,9 @@ def _build(expr: r.Expr, env: Env) -> Node:
             if subject == "sex":
                 assert not isinstance(expr, r.Between)
                 return _build_sex(expr)
+            if subject in ("race", "ethnicity"):
+                assert not isinstance(expr, r.Between)
+                return _build_self_reported(expr)
             entry = obs.lookup(subject)
             if entry is not None:
                 return build_observation_compare(expr, entry, env)
@@ -548,6 +587,10 @@ def _build(expr: r.Expr, env: Env) -> Node:
             return build_speaks(expr)
         case r.ResidesIn():
             return build_resides_in(expr)
+        case r.EncounterQuery():
+            return build_encounter(expr, env)
+        case r.ImmunizationQuery():
+            return build_immunization(expr, env)
         case r.Manual():
             return _build_manual(expr, env)
         case r.Reference(name):

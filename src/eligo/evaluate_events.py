@@ -1,4 +1,4 @@
-"""Allergies, research participation and adverse events.
+"""Allergies, research participation, adverse events, encounters and immunizations.
 
 Allergies: only active records count; an explicit "no known allergy" record answers
 FALSE, an empty allergy list UNKNOWN. Research participation is open world unless the
@@ -13,7 +13,14 @@ from datetime import date
 
 from eligo import rules as r
 from eligo.evaluate_core import Env, Finding, Node, PeriodOf, build_period, target_matcher
-from eligo.patient import AdverseEvent, Allergy, Coding, ResearchParticipation
+from eligo.patient import (
+    AdverseEvent,
+    Allergy,
+    Coding,
+    Encounter,
+    Immunization,
+    ResearchParticipation,
+)
 from eligo.records import Context, Period, Truth, matching_coding
 from eligo.result import Evidence
 from eligo.terminology import SYSTEM_LABELS, CodeMatcher
@@ -344,5 +351,127 @@ def build_recovered(node: r.AdverseEventsRecovered, env: Env) -> Node:
             return True, said, (), ()
         return (True, f"all {len(evidence)} matching adverse events are now at {rule}",
                 tuple(evidence), ())
+
+    return _node(decide)
+
+
+# ---- encounters -------------------------------------------------------------------------------
+
+_SETTING_WORDS = {
+    "inpatient": "hospital stay", "intensive_care": "intensive-care stay",
+    "emergency": "emergency visit", "outpatient": "outpatient visit", "home": "home visit",
+    "virtual": "virtual visit", "long_term_care": "long-term-care stay",
+    "palliative_care": "palliative-care episode",
+}
+_NOT_HAPPENED = frozenset({"planned", "cancelled", "entered-in-error"})
+
+
+def _encounter_evidence(e: Encounter) -> Evidence:
+    note = ", ".join(x for x in (e.status, f"until {e.end}" if e.end else None) if x)
+    reason = e.reasons[0] if e.reasons else None
+    return Evidence(record_type="encounter", record_id=e.id,
+                    system=reason.system if reason else None,
+                    code=reason.code if reason else None, display=e.setting.replace("_", " "),
+                    date=e.start, note=note or None)
+
+
+def build_encounter(node: r.EncounterQuery, env: Env) -> Node:
+    """A stay or visit in the setting: without a time, one going on at the as-of date;
+    with one, any that overlaps it. An intensive-care stay is also a hospital stay."""
+    settings = {node.setting} | ({"intensive_care"} if node.setting == "inpatient" else set())
+    period_of, when = build_period(node.window, env)
+    matcher: CodeMatcher | None = None
+    label = ""
+    if node.reason is not None:
+        matcher, reason_label = target_matcher(node.reason, env)
+        label = f" for {reason_label}"
+    words = _SETTING_WORDS[node.setting]
+    absent: Truth = None if env.open_world else False
+    ask = f"whether the patient had a {words}{label}{when or ' now'}"
+
+    def decide(ctx: Context) -> Decision:
+        as_of = ctx.as_of
+        period, problem = period_of(ctx)
+        if problem is not None:
+            return None, f"the time{when} cannot be placed", (), (ask,)
+        undecided: list[Encounter] = []
+        for e in ctx.patient.encounters:
+            if e.setting not in settings or e.status in _NOT_HAPPENED:
+                continue
+            why: Truth = True
+            if matcher is not None:
+                why = matching_coding(e.reasons, matcher) is not None if e.reasons else None
+            going = e.end is None and e.status in ("arrived", "triaged", "in-progress",
+                                                  "onleave", None)
+            t = _in_period(e.start, e.end, going, as_of, period)
+            if t and why:
+                return (True, f"{words}{label} from {e.start or 'an unknown date'}"
+                        + (f" to {e.end}" if e.end else ", ongoing") + when,
+                        (_encounter_evidence(e),), ())
+            if t is not False and why is not False:
+                undecided.append(e)
+        if undecided:
+            e = undecided[0]
+            what = "its reason is not recorded" if matcher is not None and not e.reasons \
+                else "its dates are incomplete"
+            return (None, f"a {words} may count but {what}",
+                    tuple(_encounter_evidence(x) for x in undecided), (ask,))
+        searched = (f"no {words}{label}{when or ' going on at the as-of date'} among "
+                    f"{len(ctx.patient.encounters)} encounters on record")
+        if absent is None:
+            return None, searched + "; absence is not proof for this criterion", (), (ask,)
+        return False, searched, (), ()
+
+    return _node(decide)
+
+
+# ---- immunizations ---------------------------------------------------------------------------
+
+
+def _dose_evidence(i: Immunization, coding: Coding) -> Evidence:
+    return Evidence(record_type="immunization", record_id=i.id, system=coding.system,
+                    code=coding.code, display=coding.display, date=i.date, note=i.status)
+
+
+def build_immunization(node: r.ImmunizationQuery, env: Env) -> Node:
+    """Doses given: any dose (no time: up to the as-of date), or at least N in the time."""
+    matcher, label = target_matcher(node.target, env)
+    period_of, when = build_period(node.window, env)
+    needed = node.times or 1
+    absent: Truth = None if env.open_world else False
+    ask = f"the patient's vaccinations with {label}{when}"
+
+    def decide(ctx: Context) -> Decision:
+        as_of = ctx.as_of
+        period, problem = period_of(ctx)
+        if problem is not None:
+            return None, f"the time{when} cannot be placed", (), (ask,)
+        sure: list[tuple[Immunization, Coding]] = []
+        maybe: list[tuple[Immunization, Coding]] = []
+        for i in ctx.patient.immunizations:
+            coding = matching_coding(i.codes, matcher)
+            if coding is None or i.status in ("entered-in-error", "not-done"):
+                continue
+            if i.date is not None and i.date > as_of:
+                continue
+            if period is None or (i.date is not None and period[0] <= i.date <= period[1]):
+                sure.append((i, coding))
+            elif i.date is None and period[0] != date.min:
+                maybe.append((i, coding))
+            elif i.date is None:
+                sure.append((i, coding))
+        evidence = tuple(_dose_evidence(i, c) for i, c in (*sure, *maybe))
+        count = f"{len(sure)} dose{'' if len(sure) == 1 else 's'} of {label}{when}"
+        if len(sure) >= needed:
+            return True, count + (f" (needed at least {needed})" if node.times else ""), \
+                evidence, ()
+        if len(sure) + len(maybe) >= needed:
+            return (None, count + f"; {len(maybe)} undated", evidence,
+                    (f"the dates of the doses of {label}",))
+        if absent is None:
+            return (None, count + "; absence is not proof for this criterion", evidence,
+                    (ask,))
+        return False, count + (f" (needed at least {needed})" if node.times else ""), \
+            evidence, ()
 
     return _node(decide)

@@ -1,9 +1,9 @@
 """Oncology: a tumour's stage, TNM categories and histology, and tumour biomarkers.
 
 `has condition V with stage >= III` asks of each counted condition in V whether its stage
-satisfies the rule (prefix semantics, see :mod:`eligo.staging`); the query holds when one
-condition satisfies every qualifier. A condition with no recorded stage, histology or basis
-of diagnosis leaves the answer UNKNOWN, naming what is missing.
+satisfies the rule (prefix semantics, see :mod:`eligo.staging`); the checks here are
+combined per condition by :mod:`eligo.evaluate_details`. A condition with no recorded stage,
+histology or basis of diagnosis leaves the answer UNKNOWN, naming what is missing.
 
 Biomarkers are read from the profile's biomarker results: the most recent result for the
 gene (and alteration) decides; a gene-level negative ("EGFR wild-type") answers every
@@ -18,14 +18,11 @@ from datetime import date
 
 from eligo import rules as r
 from eligo import staging
-from eligo.evaluate_core import Env, Finding, Node, build_period, target_matcher
+from eligo.evaluate_core import Env, Finding, Node, build_period
 from eligo.patient import Biomarker, Coding, Condition, Stage
 from eligo.records import (
-    IGNORED_VERIFICATION,
     Context,
     Truth,
-    condition_truth,
-    describe_record,
     matching_coding,
     record_evidence,
 )
@@ -67,7 +64,7 @@ def _axis_label(stage: Stage, axis: str) -> str | None:
     return {"stage": stage.group, "T": stage.t, "N": stage.n, "M": stage.m}[axis]
 
 
-def _stage_check(q: r.StageTest) -> Check:
+def stage_check(q: r.StageTest) -> Check:
     axis, basis, op, labels = q.axis, q.basis, q.op, q.labels
     wanted = (f"{op} {labels[0]}" if op != "in" else f"in [{', '.join(labels)}]")
     what = f"{basis + ' ' if basis else ''}{'stage' if axis == 'stage' else axis}"
@@ -94,7 +91,7 @@ def _stage_check(q: r.StageTest) -> Check:
     return check
 
 
-def _histology_check(matcher: CodeMatcher, label: str) -> Check:
+def histology_check(matcher: CodeMatcher, label: str) -> Check:
     def check(c: Condition) -> tuple[Truth, str, str | None]:
         if not c.morphology:
             return None, "histology not recorded", "the tumour's histology (ICD-O-3 morphology)"
@@ -107,7 +104,7 @@ def _histology_check(matcher: CodeMatcher, label: str) -> Check:
     return check
 
 
-def _confirmed_check(c: Condition) -> tuple[Truth, str, str | None]:
+def confirmed_check(c: Condition) -> tuple[Truth, str, str | None]:
     basis = c.diagnosis_basis
     if basis is None or basis == "unknown":
         return None, "how the diagnosis was confirmed is not recorded", (
@@ -117,77 +114,7 @@ def _confirmed_check(c: Condition) -> tuple[Truth, str, str | None]:
     return False, f"diagnosed by {basis}, not histology", None
 
 
-def build_tumour_query(q: r.RecordQuery, env: Env) -> Node:
-    """A condition query with stage / TNM / histology qualifiers."""
-    matcher, label = target_matcher(q.target, env)
-    period_of, when = build_period(q.window, env)
-    checks: list[Check] = []
-    for qualifier in q.tumour:
-        match qualifier:
-            case r.StageTest():
-                checks.append(_stage_check(qualifier))
-            case r.HistologyTest(target):
-                checks.append(_histology_check(*target_matcher(target, env)))
-            case r.HistologyConfirmed():
-                checks.append(_confirmed_check)
-    history = q.kind == "history"
-    absent: Truth = None if env.open_world else False
-
-    def decide(ctx: Context) -> Decision:
-        as_of = ctx.as_of
-        period, problem = period_of(ctx)
-        candidates: list[tuple[Condition, Coding, Truth]] = []
-        if problem is None:
-            for c in ctx.patient.conditions:
-                coding = matching_coding(c.codes, matcher)
-                if coding is None or c.verification_status in IGNORED_VERIFICATION:
-                    continue
-                counts = condition_truth(c, as_of, period, history)
-                if counts is not False:
-                    candidates.append((c, coding, counts))
-        undecided: list[tuple[Condition, Coding, list[str], list[str]]] = []
-        rejected: list[tuple[Condition, Coding, list[str]]] = []
-        for c, coding, counts in candidates:
-            truths: list[Truth] = [counts]
-            said: list[str] = []
-            missing: list[str] = []
-            for check in checks:
-                t, text, needs = check(c)
-                truths.append(t)
-                said.append(text)
-                if needs:
-                    missing.append(needs)
-            if all(t is True for t in truths):
-                return (True, f"condition {describe_record(coding, c)} is in {label}: "
-                        + "; ".join(said), (_tumour_evidence(c, coding),), ())
-            if False in truths:
-                rejected.append((c, coding, said))
-            else:
-                if counts is None:
-                    missing.append(f"abatement (end) date of condition {coding.code}")
-                undecided.append((c, coding, said, missing))
-        if undecided:
-            c, coding, said, missing = undecided[0]
-            return (None, f"condition {describe_record(coding, c)} is in {label}{when}; "
-                    + "; ".join(said), tuple(_tumour_evidence(x, y) for x, y, _, _ in undecided),
-                    tuple(dict.fromkeys(m for *_, ms in undecided for m in ms)))
-        if rejected:
-            c, coding, said = rejected[0]
-            reason = (f"condition {describe_record(coding, c)} is in {label} but "
-                      + "; ".join(said))
-            evidence = tuple(_tumour_evidence(x, y) for x, y, _ in rejected)
-        else:
-            reason = f"no condition in {label}{when}"
-            evidence = ()
-        if absent is None:
-            return (None, reason + "; absence is not proof for this criterion", evidence,
-                    (f"whether the patient has a condition in {label}{when} as described",))
-        return False, reason, evidence, ()
-
-    return _node(decide)
-
-
-def _tumour_evidence(c: Condition, coding: Coding) -> Evidence:
+def tumour_evidence(c: Condition, coding: Coding) -> Evidence:
     base = record_evidence(c, coding)
     extra: list[str] = []
     for s in c.stages:

@@ -50,6 +50,10 @@ _TERMINAL_WORDS: dict[str, str] = {
     "ALLERGY_CATEGORY": "drug, food or environment",
     "BIOMARKER_WORD": "a gene, alteration or measure name (such as EGFR, V600E or TPS)",
     "EVENT": "`event`",
+    "ENCOUNTER_SETTING": ("a setting (inpatient, intensive_care, emergency, outpatient, home, "
+                          "virtual, long_term_care, palliative_care)"),
+    "SEVERITY_LABEL": "mild, moderate or severe",
+    "DAILY_DOSE": "`daily dose`",
     "$END": "the end of the file",
 }
 
@@ -65,7 +69,7 @@ _HEADER_SHAPE = 'a protocol starts with its header: trial NCT01224327 "Title"'
 _RULE_START = frozenset({
     "LPAR", "AT", "HAD", "HAS", "MANUAL", "NOT", "PREGNANT", "TAKING", "NAME", "ANY",
     "BREASTFEEDING", "CHILDBEARING_POTENTIAL", "GESTATIONAL_AGE", "ALLERGIC", "INTOLERANT",
-    "ENROLLED", "BIOMARKER", "ADVERSE", "SPEAKS", "RESIDES",
+    "ENROLLED", "BIOMARKER", "ADVERSE", "SPEAKS", "RESIDES", "ENCOUNTER", "VACCINATED",
 })
 _A_RULE = "a rule (such as `age >= 18 years`, `has condition NAME`, `pregnant` or a define's name)"
 
@@ -430,13 +434,13 @@ class _ToRules(Transformer[Token, Any]):
         timings = [n for n in nodes[1:] if isinstance(n, _TIMINGS)]
         durations = [n for n in nodes if isinstance(n, r.Duration)]
         times = [n for n in nodes if isinstance(n, _Times)]
-        tumour = tuple(n for n in nodes if isinstance(n, _TUMOUR))
+        details = tuple(n for n in nodes if isinstance(n, _DETAILS))
         for extra in (*timings[1:], *durations[1:], *times[1:]):
             self._repeated(extra.span, "give a record query at most one time, one duration "
                            "and one count")
         return r.RecordQuery(kind, target, timings[0] if timings else None,
                              durations[0] if durations else None,
-                             times[0].count if times else None, tumour, _span(meta))
+                             times[0].count if times else None, details, _span(meta))
 
     def _repeated(self, span: Span, hint: str) -> None:
         self.diagnostics.append(Diagnostic(
@@ -476,6 +480,50 @@ class _ToRules(Transformer[Token, Any]):
 
     def histology_confirmed(self, meta: Meta, ch: list[Any]) -> r.HistologyConfirmed:
         return r.HistologyConfirmed(_span(meta))
+
+    # WITH SEVERITY severity_test
+    def severity(self, meta: Meta, ch: list[Any]) -> r.SeverityTest:
+        op, labels = next(n for n in _nodes(ch) if isinstance(n, tuple))
+        return r.SeverityTest(op, labels, _span(meta))
+
+    def severity_test(self, meta: Meta, ch: list[Any]
+                      ) -> tuple[r.Comparator | Literal["in"], tuple[r.SeverityLabel, ...]]:
+        labels = tuple(cast(r.SeverityLabel, str(t)) for t in _tokens(ch, "SEVERITY_LABEL"))
+        comparators = _tokens(ch, "COMPARATOR")
+        return (cast(r.Comparator, str(comparators[0])) if comparators else "in"), labels
+
+    # WITH ONSET WITHIN INT TIME_UNIT
+    def onset_within(self, meta: Meta, ch: list[Any]) -> r.OnsetTest:
+        return r.OnsetTest(self.window(meta, ch), _span(meta))
+
+    # WITH ONSET BETWEEN INT AND INT TIME_UNIT AGO
+    def onset_ago(self, meta: Meta, ch: list[Any]) -> r.OnsetTest:
+        return r.OnsetTest(self.ago_window(meta, ch), _span(meta))
+
+    # WITH DAILY_DOSE COMPARATOR NUMBER unit
+    def daily_dose(self, meta: Meta, ch: list[Any]) -> r.DoseTest:
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        amount = Decimal(str(_tokens(ch, "NUMBER")[0]))
+        unit = next(n for n in _nodes(ch) if isinstance(n, str))
+        return r.DoseTest(op, amount, unit, _span(meta))
+
+    # ENCOUNTER ENCOUNTER_SETTING (FOR target)? timing?
+    def encounter(self, meta: Meta, ch: list[Any]) -> r.EncounterQuery:
+        setting = cast(r.EncounterSetting, str(_tokens(ch, "ENCOUNTER_SETTING")[0]))
+        targets = [n for n in _nodes(ch) if isinstance(n, _TARGETS)]
+        return r.EncounterQuery(setting, targets[0] if targets else None, _timing(ch),
+                                _span(meta))
+
+    # VACCINATED WITH target qualifier*
+    def vaccinated(self, meta: Meta, ch: list[Any]) -> r.ImmunizationQuery:
+        query = self._query("history", meta, ch)
+        if query.duration is not None or query.details:
+            extra = query.duration or query.details[0]
+            self.diagnostics.append(Diagnostic(
+                "misplaced-qualifier", "a vaccination is given on a day: it has no duration, "
+                "stage or dose", extra.span, "count doses instead: `vaccinated with V at "
+                "least 2 times`"))
+        return r.ImmunizationQuery(query.target, query.window, query.times, _span(meta))
 
     # HAS ADVERSE EVENT target? event_qualifier*
     def has_adverse_event(self, meta: Meta, ch: list[Any]) -> r.AdverseEventQuery:
@@ -640,7 +688,8 @@ class _Category:
 
 _VALUES = (r.Quantity, r.Symbol, r.Text, r.UlnMultiple)
 _TARGETS = (r.ValueSetRef, r.InlineCodes)
-_TUMOUR = (r.StageTest, r.HistologyTest, r.HistologyConfirmed)
+_DETAILS = (r.StageTest, r.HistologyTest, r.HistologyConfirmed, r.SeverityTest, r.OnsetTest,
+            r.DoseTest)
 _TIMINGS = (r.Window, r.AgoWindow, r.Ever, r.Anchor)
 
 

@@ -27,6 +27,10 @@ from eligo.errors import FieldIssue, PatientDataError
 from eligo.terminology import MEMO_LIMIT, normalize_code, system_name
 
 Sex = Literal["female", "male", "other", "unknown"]
+# US OMB minimum categories (OMB Statistical Policy Directive No. 15, 1997), as in FHIR US Core.
+Race = Literal["american_indian_or_alaska_native", "asian", "black_or_african_american",
+               "native_hawaiian_or_other_pacific_islander", "white", "other"]
+Ethnicity = Literal["hispanic_or_latino", "not_hispanic_or_latino"]
 
 
 def _no_number(value: Any) -> Any:
@@ -113,6 +117,9 @@ class Condition(_Model):
     diagnosis_basis: DiagnosisBasis | None = Field(
         default=None, description="How the diagnosis was confirmed (as in cancer registries' "
         "diagnostic confirmation): histology, cytology, imaging, clinical, laboratory")
+    severity: Literal["mild", "moderate", "severe"] | None = Field(
+        default=None, description="FHIR Condition.severity (SNOMED CT 255604002 mild, "
+        "6736007 moderate, 24484000 severe)")
 
 
 class Medication(_Model):
@@ -126,6 +133,10 @@ class Medication(_Model):
         "active", "completed", "stopped", "on-hold", "intended", "not-taken", "unknown",
         "entered-in-error",
     ] | None = Field(default=None, description="FHIR MedicationStatement.status")
+    daily_dose: float | None = Field(default=None, ge=0, description="Total dose per day, "
+                                     "in `dose_unit`")
+    dose_unit: str | None = Field(default=None, description="UCUM mass unit of the daily dose "
+                                  "(mg, g, ug)")
 
 
 class Procedure(_Model):
@@ -239,6 +250,35 @@ class Biomarker(_Model):
     condition: str | None = Field(default=None, description="Id of the condition it concerns")
 
 
+EncounterSetting = Literal[
+    "inpatient", "intensive_care", "emergency", "outpatient", "home", "virtual",
+    "long_term_care", "palliative_care",
+]
+
+
+class Encounter(_Model):
+    """A stay or visit (FHIR Encounter): its setting, period and reasons."""
+
+    id: str | None = None
+    setting: EncounterSetting = Field(description="inpatient (hospital stay), intensive_care, "
+                                      "emergency, outpatient, home, virtual, long_term_care, "
+                                      "palliative_care")
+    start: Date | None = None
+    end: Date | None = Field(default=None, description="Discharge; none while it goes on")
+    status: Literal["planned", "arrived", "triaged", "in-progress", "onleave", "finished",
+                    "cancelled", "entered-in-error", "unknown"] | None = None
+    reasons: tuple[Coding, ...] = Field(default=(), description="Why: diagnoses or problems")
+
+
+class Immunization(_Model):
+    """A vaccine dose given (FHIR Immunization), coded in CVX, ATC or SNOMED CT."""
+
+    id: str | None = None
+    codes: tuple[Coding, ...] = Field(min_length=1)
+    date: Date | None = None
+    status: Literal["completed", "entered-in-error", "not-done"] | None = None
+
+
 class Address(_Model):
     """Where the patient lives, over a period (ISO 3166 codes)."""
 
@@ -266,12 +306,16 @@ class Patient(_Model):
     id: str = Field(min_length=1)
     birth_date: Date | None = None
     sex: Sex | None = None
+    race: tuple[Race, ...] = Field(default=(), description="Self-reported race categories")
+    ethnicity: Ethnicity | None = None
     pregnancy: PregnancyStatus | None = None
     breastfeeding: BreastfeedingStatus | None = None
     conditions: tuple[Condition, ...] = ()
     medications: tuple[Medication, ...] = ()
     procedures: tuple[Procedure, ...] = ()
     observations: tuple[Observation, ...] = ()
+    encounters: tuple[Encounter, ...] = ()
+    immunizations: tuple[Immunization, ...] = ()
     allergies: tuple[Allergy, ...] = ()
     research: tuple[ResearchParticipation, ...] = ()
     adverse_events: tuple[AdverseEvent, ...] = ()

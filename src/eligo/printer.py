@@ -93,13 +93,21 @@ def expr_text(expr: r.Expr) -> str:
         case r.Aggregate(function, count, subject, op, value, timing):
             head = _timed(f"{function} of last {count} {subject}", timing)
             return f"{head} {op} {value_text(value)}"
-        case r.RecordQuery(kind, target, window, duration, times, tumour):
+        case r.RecordQuery(kind, target, window, duration, times, details):
             text = f"{_QUERY_WORDS[kind]} {_target(target)}"
             if duration is not None:
                 text += f" for {duration.relation} {duration.amount} {duration.unit}"
             if times is not None:
                 text += f" at least {times} times"
-            return " ".join([_timed(text, window), *(tumour_text(q) for q in tumour)])
+            return " ".join([_timed(text, window), *(detail_text(q) for q in details)])
+        case r.EncounterQuery(setting, reason, window):
+            text = f"encounter {setting}"
+            if reason is not None:
+                text += f" for {_target(reason)}"
+            return _timed(text, window)
+        case r.ImmunizationQuery(target, window, times):
+            text = _timed(f"vaccinated with {_target(target)}", window)
+            return text + (f" at least {times} times" if times is not None else "")
         case r.Pregnant():
             return "pregnant"
         case r.Breastfeeding():
@@ -141,8 +149,8 @@ def expr_text(expr: r.Expr) -> str:
             return name
 
 
-def tumour_text(qualifier: r.TumourQualifier) -> str:
-    match qualifier:
+def detail_text(detail: r.RecordDetail) -> str:
+    match detail:
         case r.StageTest(axis, basis, op, labels):
             head = f"with {basis} {axis}" if basis is not None else f"with {axis}"
             if op == "in":
@@ -152,6 +160,14 @@ def tumour_text(qualifier: r.TumourQualifier) -> str:
             return f"with histology {_target(target)}"
         case r.HistologyConfirmed():
             return "confirmed by histology"
+        case r.SeverityTest(op, labels):
+            if op == "in":
+                return f"with severity in [{', '.join(labels)}]"
+            return f"with severity {op} {labels[0]}"
+        case r.OnsetTest(window):
+            return f"with onset {timing_text(window)}"
+        case r.DoseTest(op, amount, unit):
+            return f"with daily dose {op} {number(amount)} {unit}"
 
 
 def _word_or_text(word: str) -> str:

@@ -272,21 +272,55 @@ class HistologyConfirmed:
     span: Span = _span()
 
 
-TumourQualifier: TypeAlias = StageTest | HistologyTest | HistologyConfirmed
+SeverityLabel = Literal["mild", "moderate", "severe"]
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityTest:
+    """``with severity >= moderate``, ``with severity in [moderate, severe]``."""
+
+    op: Comparator | Literal["in"]
+    labels: tuple[SeverityLabel, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class OnsetTest:
+    """``with onset within 10 days``: the condition began in the period (a point, not an
+    overlap)."""
+
+    window: Window | AgoWindow
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class DoseTest:
+    """``with daily dose >= 10 mg``: the medication's recorded daily dose."""
+
+    op: Comparator
+    amount: Decimal
+    unit: str
+    span: Span = _span()
+
+
+RecordDetail: TypeAlias = (
+    StageTest | HistologyTest | HistologyConfirmed | SeverityTest | OnsetTest | DoseTest
+)
 
 
 @dataclass(frozen=True, slots=True)
 class RecordQuery:
     """``has condition``, ``has history of condition``, ``taking medication``, ``had procedure``,
     with an optional time (``within``, ``between … ago``, ``ever``, an anchor), exposure
-    duration and frequency, and for conditions the tumour's stage and histology."""
+    duration and frequency; details asked of each matching record (a condition's stage,
+    histology, severity, onset; a medication's daily dose)."""
 
     kind: EventKind
     target: CodeTarget
     window: Timing | None = None
     duration: Duration | None = None
     times: int | None = None
-    tumour: tuple[TumourQualifier, ...] = ()
+    details: tuple[RecordDetail, ...] = ()
     span: Span = _span()
 
 
@@ -391,6 +425,33 @@ class AdverseEventsRecovered:
     span: Span = _span()
 
 
+EncounterSetting = Literal[
+    "inpatient", "intensive_care", "emergency", "outpatient", "home", "virtual",
+    "long_term_care", "palliative_care",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterQuery:
+    """``encounter inpatient for V within 4 days``; without a time, an encounter going on at
+    the as-of date (``encounter inpatient``: currently hospitalised)."""
+
+    setting: EncounterSetting
+    reason: CodeTarget | None = None
+    window: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ImmunizationQuery:
+    """``vaccinated with V [time] [at least N times]``: administered doses."""
+
+    target: CodeTarget
+    window: Timing | None = None
+    times: int | None = None
+    span: Span = _span()
+
+
 @dataclass(frozen=True, slots=True)
 class Speaks:
     """``speaks english``; ``language`` is the ISO 639-1 code (or ISO 639-3 without one)."""
@@ -428,7 +489,7 @@ Expr: TypeAlias = (
     And | Or | Not | AtLeast | Compare | Between | InList | ResultTest | Aggregate | RecordQuery
     | Pregnant | Manual | Reference | Breastfeeding | ChildbearingPotential | GestationalAge
     | AllergyQuery | ResearchQuery | BiomarkerResult | BiomarkerMeasure | AdverseEventQuery
-    | AdverseEventsRecovered | Speaks | ResidesIn
+    | AdverseEventsRecovered | Speaks | ResidesIn | EncounterQuery | ImmunizationQuery
 )
 
 
@@ -513,6 +574,7 @@ _NODE_TYPES: dict[str, type[Any]] = {
         Define, Criterion, Protocol, StageTest, HistologyTest, HistologyConfirmed, Breastfeeding,
         ChildbearingPotential, GestationalAge, AllergyQuery, ResearchQuery, BiomarkerResult,
         BiomarkerMeasure, AdverseEventQuery, AdverseEventsRecovered, Speaks, ResidesIn,
+        SeverityTest, OnsetTest, DoseTest, EncounterQuery, ImmunizationQuery,
     )
 }
 

@@ -26,6 +26,7 @@ SYSTEM_URIS: dict[str, str] = {
     "cpt": "http://www.ama-assn.org/go/cpt",
     "hcpcs": "urn:oid:2.16.840.1.113883.6.285",
     "icdo3": "http://terminology.hl7.org/CodeSystem/icd-o-3",
+    "cvx": "http://hl7.org/fhir/sid/cvx",
 }
 SYSTEM_NAMES: dict[str, str] = {uri: name for name, uri in SYSTEM_URIS.items()}
 SYSTEM_LABELS: dict[str, str] = {
@@ -37,6 +38,7 @@ SYSTEM_LABELS: dict[str, str] = {
     "cpt": "CPT",
     "hcpcs": "HCPCS",
     "icdo3": "ICD-O-3",
+    "cvx": "CVX",
 }
 
 
@@ -162,6 +164,9 @@ def code_problem(ref: CodeRef) -> str | None:
         if not _ICDO3.match(code.upper()):
             return (f"{code} is not an ICD-O-3 code (a topography such as C22.0 or a "
                     "morphology with its behaviour, such as 8170/3)")
+    elif system == "cvx":
+        if not (code.isdigit() and 1 <= len(code) <= 3):
+            return f"{code} is not a CVX vaccine code (1 to 3 digits, such as 208)"
     elif system in ("cpt", "hcpcs") and not re.match(r"^[A-Z0-9]\d{3}[A-Z0-9]$", code.upper()):
         return f"{code} is not a {SYSTEM_LABELS[system]} code (5 characters)"
     return None
