@@ -1,6 +1,5 @@
-"""``python -m eligo``: the same command line as the ``eligo`` script."""
+"""`python -m eligo`: the same as the `eligo` command."""
 
 from eligo.cli import main
 
-if __name__ == "__main__":
-    main()
+main()

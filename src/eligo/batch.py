@@ -16,10 +16,10 @@ or a CSV in the flat layout of :mod:`eligo.flat`.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import multiprocessing
-import os
 import threading
 import time
 from collections import Counter
@@ -202,15 +202,14 @@ class _Screeners:
             raise UsageError("no as-of date", "give --as-of YYYY-MM-DD")
         out: list[tuple[str, ...]] = []
         for pid, screener, ids in self.compiled:
-            statuses = screener.statuses(patient, as_of)
+            statuses, first_failure = screener.triage(patient, as_of)
             failed = [i for i, s in zip(ids, statuses, strict=True) if s is Status.FAIL]
             unknown = [i for i, s in zip(ids, statuses, strict=True) if s is Status.UNKNOWN]
             verdict = (Verdict.INELIGIBLE if failed else
                        Verdict.NEEDS_REVIEW if unknown else Verdict.ELIGIBLE).value
             reason = ""
-            if failed:
-                explained = screener.explain(patient, as_of, failed[0])
-                reason = f"{failed[0]}: {_one_line(explained.reason)}"
+            if first_failure is not None:
+                reason = f"{first_failure.id}: {_one_line(first_failure.reason)}"
             out.append((str(item.number), item.where, patient.id, pid, verdict, ";".join(failed),
                         ";".join(unknown), reason))
         return out
@@ -354,7 +353,16 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
         for chunk in chunks:
             take(local.chunk(chunk))
     else:
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        initializer: Callable[..., None] | None = _init_worker
+        if method == "fork":
+            # Forked workers share the parent's heap (code tables, compiled protocols)
+            # until it is written to: compile once here, and move every object out of the
+            # collector's reach, since scanning an object writes to it.
+            _init_worker(protocols, as_of, fmt)
+            gc.freeze()
+            initializer = None
         slots = threading.BoundedSemaphore(workers * IN_FLIGHT_PER_WORKER)
 
         def bounded() -> Iterator[list[Item]]:
@@ -364,7 +372,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
                 slots.acquire()
                 yield chunk
 
-        with context.Pool(workers, _init_worker, (tuple(protocols), as_of, fmt)) as pool:
+        with context.Pool(workers, initializer, (tuple(protocols), as_of, fmt)) as pool:
             for result in pool.imap(_work, bounded()):
                 take(result)
                 slots.release()

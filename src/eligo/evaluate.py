@@ -672,6 +672,17 @@ class Screener:
         """The criteria's ids, in the order :meth:`statuses` reports them."""
         return tuple(cc.criterion.id for cc in self._criteria)
 
+    def triage(self, patient: Patient, as_of: date
+               ) -> tuple[tuple[Status, ...], CriterionResult | None]:
+        """Every criterion's status and the first failing criterion explained: what a batch
+        row needs, in one evaluation (the explanation reuses what the statuses read)."""
+        ctx = Context(patient, as_of, self._codes)
+        statuses = tuple([statuses[test(ctx)] for test, statuses in self._status_tests])
+        for cc, status in zip(self._criteria, statuses, strict=True):
+            if status is Status.FAIL:
+                return statuses, self._explained(cc, ctx)
+        return statuses, None
+
     def explain(self, patient: Patient, as_of: date, criterion_id: str) -> CriterionResult:
         """One criterion's explained result (a batch row's reason, without the rest)."""
         cc = next(cc for cc in self._criteria if cc.criterion.id == criterion_id)
