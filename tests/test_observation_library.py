@@ -9,6 +9,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from eligo import Patient, Screener
+from eligo.compiler import compile_text
 from eligo.observations import (
     ObservationEntry,
     entries,
@@ -27,6 +30,7 @@ from eligo.observations import (
     suggest,
     to_canonical,
 )
+from eligo.result import CriterionResult
 from eligo.rules import CodeRef
 from eligo.terminology import code_problem
 from eligo.units import UnitError, convert, parse_unit, same_dimension
@@ -73,6 +77,11 @@ REQUIRED = [
     "hbsag", "hbc_ab", "hcv_ab", "hcv_rna", "hiv_ab", "serum_hcg", "urine_hcg",
     "sars_cov_2_rna", "tb_igra", "c_diff_toxin", "syphilis_nontreponemal",
     "syphilis_treponemal",
+    # added for criteria the first set could not express
+    "sweat_chloride", "ogtt_glucose_2h", "liver_stiffness", "mitral_valve_area",
+    "alcohol_drinks_per_day", "hamd", "hama", "mdq", "audit_c", "fitzpatrick_skin_type",
+    "liver_fibrosis_stage", "anti_hbc_igm", "hiv_dna", "sars_cov_2_antigen", "sars_cov_2_igg",
+    "sars_cov_2_igm",
 ]
 
 
@@ -119,7 +128,7 @@ def test_entry_schema(entry: ObservationEntry) -> None:
 def test_entries_without_codes_are_the_known_unconfirmed_ones() -> None:
     # No LOINC or SNOMED code could be confirmed for these scales; they resolve by name only.
     codeless = {e.name for e in entries() if not e.loinc and not e.snomed}
-    assert codeless == {"asa_class", "west_haven"}
+    assert codeless == {"asa_class", "west_haven", "liver_fibrosis_stage", "hamd", "hama"}
 
 
 def test_yaml_has_no_unknown_top_level_keys() -> None:
@@ -510,3 +519,192 @@ def test_to_canonical_needs_a_quantity() -> None:
     entry = _entry("ecog")
     with pytest.raises(UnitError, match="not a quantity"):
         to_canonical(entry, 1.0, None)
+
+
+# ---------------------------------------------------------------------------------- added entries
+#
+# Behaviour of the entries added for sweat tests, OGTT, elastography, psychiatric scales,
+# alcohol use, skin type and further infection tests, screened end to end.
+
+AS_OF = date(2026, 1, 15)
+
+
+def _result(code: str, value: object, unit: str | None = None, *, days: int = 5,
+            system: str = "loinc", id: str = "r1") -> dict[str, Any]:
+    found: dict[str, Any] = {"id": id, "codes": [{"system": system, "code": code}],
+                             "value": value, "date": (AS_OF - timedelta(days=days)).isoformat()}
+    if unit is not None:
+        found["unit"] = unit
+    return found
+
+
+def _screen(rule: str, *results: dict[str, Any]) -> CriterionResult:
+    text = (f'trial T-LIB\ninclusion\n  X1 "tested": {rule}\nexclusion\n'
+            '  E0 "companion" [closed world]: has condition [icd10cm Z99.89]\n')
+    patient = Patient.model_validate({"id": "P1", "observations": list(results)})
+    return Screener(compile_text(text)).screen(patient, AS_OF).criterion("X1")
+
+
+def _truth(rule: str, *results: dict[str, Any]) -> str:
+    return _screen(rule, *results).truth
+
+
+ADDED_CODES = {
+    "sweat_chloride": ["2077-6"],
+    "ogtt_glucose_2h": ["1518-0", "14995-5"],
+    "liver_stiffness": ["77615-3"],
+    "mitral_valve_area": ["80069-8"],
+    "alcohol_drinks_per_day": ["74013-4"],
+    "mdq": ["84773-1"],
+    "audit_c": ["75626-2"],
+    "fitzpatrick_skin_type": ["66555-4"],
+    "anti_hbc_igm": ["31204-1", "24113-3"],
+    "hiv_dna": ["9836-8", "44871-2"],
+    "sars_cov_2_antigen": ["94558-4", "95209-3", "97097-0"],
+    "sars_cov_2_igg": ["94563-4", "94507-1"],
+    "sars_cov_2_igm": ["94564-2", "94508-9"],
+}
+
+
+@pytest.mark.parametrize(("name", "codes"), sorted(ADDED_CODES.items()))
+def test_added_entries_are_found_by_their_codes(name: str, codes: list[str]) -> None:
+    assert list(_entry(name).loinc) == codes
+    for code in codes:
+        assert [e.name for e in entries_for_code("loinc", code)] == [name]
+
+
+def test_sweat_chloride_is_compared_in_mmol_per_litre() -> None:
+    entry = _entry("sweat_chloride")
+    assert (entry.kind, entry.unit, entry.freshness_days) == ("quantity", "mmol/L", 365)
+    assert entry.reference_range is not None
+    assert entry.reference_range.high == 29
+    rule = "sweat_chloride >= 60 mmol/L"
+    positive = _screen(rule, _result("2077-6", 72, "mmol/L", id="sweat"))
+    assert positive.truth == "true"
+    assert positive.reason == (
+        f"Chloride, sweat (sweat test) 72 mmol/L on {AS_OF - timedelta(5)} is >= 60 mmol/L"
+    )
+    assert [(e.record_id, e.code) for e in positive.evidence] == [("sweat", "2077-6")]
+    assert _truth(rule, _result("2077-6", 45, "mmol/L")) == "false"
+    assert _truth(rule, _result("2077-6", 60, "mEq/L")) == "true"  # chloride is monovalent
+    assert _truth(rule, _result("2077-6", 72, "mmol/L", days=400)) == "unknown"
+    assert _truth(rule + " ever", _result("2077-6", 72, "mmol/L", days=4000)) == "true"
+    # The serum chloride code does not count for the sweat test.
+    assert _truth(rule, _result("2075-0", 104, "mmol/L")) == "unknown"
+
+
+def test_ogtt_two_hour_glucose_converts_like_glucose() -> None:
+    entry = _entry("ogtt_glucose_2h")
+    assert entry.molar_mass == _entry("glucose").molar_mass
+    assert to_canonical(entry, 7.8, "mmol/L") == pytest.approx(140.5, rel=1e-3)
+    assert to_canonical(entry, 11.1, "mmol/L") == pytest.approx(200.0, rel=2e-3)
+    rule = "ogtt_glucose_2h >= 200 mg/dL"
+    assert _truth(rule, _result("14995-5", 11.2, "mmol/L")) == "true"
+    assert _truth(rule, _result("1518-0", 180, "mg/dL")) == "false"
+    assert _truth("ogtt_2h between 7.8 and 11.0 mmol/L", _result("1518-0", 150, "mg/dL")) == "true"
+    # A random glucose is another test.
+    assert _truth(rule, _result("2345-7", 250, "mg/dL")) == "unknown"
+
+
+@pytest.mark.parametrize(("label", "index"), [
+    ("I", 0), ("III", 2), ("VI", 5), ("Type III", 2), ("type iv", 3), ("skin type 4", 3),
+    ("Fitzpatrick V", 4), ("phototype II", 1), (2, 1), ("6", 5), ("VII", None), ("0", None),
+    ("fair", None),
+])
+def test_fitzpatrick_labels(label: object, index: int | None) -> None:
+    assert ordinal_index(_entry("fitzpatrick_skin_type"), label) == index
+
+
+def test_fitzpatrick_is_compared_by_order() -> None:
+    assert _entry("fitzpatrick_skin_type").levels == ("I", "II", "III", "IV", "V", "VI")
+    fair = _result("66555-4", "Type II")
+    assert _truth("fitzpatrick_skin_type in [I, II, III]", fair) == "true"
+    assert _truth("fitzpatrick_skin_type <= III", fair) == "true"
+    assert _truth("fitzpatrick_skin_type >= IV", fair) == "false"
+    assert _truth("fitzpatrick_skin_type >= 4", _result("66555-4", "V")) == "true"
+    # Skin type is constitutional: a record from three years ago still counts.
+    assert _truth("fitzpatrick_skin_type >= IV", _result("66555-4", "VI", days=1100)) == "true"
+    off_scale = _screen("fitzpatrick_skin_type >= IV", _result("66555-4", "olive"))
+    assert off_scale.truth == "unknown"
+    assert "is not a level of the scale" in off_scale.reason
+
+
+def test_metavir_stage_has_no_code_and_is_recorded_by_name() -> None:
+    entry = _entry("liver_fibrosis_stage")
+    assert entry.levels == ("F0", "F1", "F2", "F3", "F4")
+    assert [ordinal_index(entry, v) for v in ("F3", "stage F2", "METAVIR F4", 1, "F5")] == [
+        3, 2, 4, 1, None]
+    assert _truth("liver_fibrosis_stage >= F3",
+                  _result("liver_fibrosis_stage", "F3", system="eligo")) == "true"
+    assert _truth("liver_fibrosis_stage in [F2, F3]",
+                  _result("metavir", "F1", system="eligo")) == "false"
+    assert _truth("liver_fibrosis_stage >= F3",
+                  _result("liver_fibrosis_stage", "F4", system="eligo", days=200)) == "unknown"
+
+
+@pytest.mark.parametrize(("value", "truth"), [
+    ("Not detected", "true"), ("Negative", "true"), ("LA11883-8", "true"), ("LA6577-6", "true"),
+    ("260415000", "true"), ("http://snomed.info/sct|260385009", "true"),
+    ("Detected", "false"), ("POS", "false"), ("LA11882-0", "false"), ("10828004", "false"),
+    ("LA11884-6", "unknown"), ("Invalid", "unknown"), ("see note", "unknown"),
+])
+def test_sars_cov_2_antigen_with_coded_answers(value: str, truth: str) -> None:
+    for code in ADDED_CODES["sars_cov_2_antigen"]:
+        assert _truth("sars_cov_2_antigen is negative", _result(code, value)) == truth
+
+
+def test_sars_cov_2_antigen_is_an_acute_test() -> None:
+    entry = _entry("sars_cov_2_antigen")
+    assert entry.freshness_days == 7
+    assert normalise_qualitative(entry, "LA11882-0") == "positive"
+    stale = _screen("sars_cov_2_antigen is negative", _result("94558-4", "Negative", days=10))
+    assert stale.truth == "unknown"
+    assert stale.reason.endswith("is older than 7 days")
+    # A PCR result is not an antigen result, and the reverse.
+    assert _truth("sars_cov_2_antigen is negative", _result("94500-6", "Not detected")) == "unknown"
+    assert _truth("sars_cov_2_rna is negative", _result("94558-4", "Negative")) == "unknown"
+
+
+def test_antibody_and_dna_tests_read_presence_answers() -> None:
+    assert _truth("sars_cov_2_igg is positive", _result("94507-1", "Reactive")) == "true"
+    assert _truth("sars_cov_2_igm is positive", _result("94564-2", "Non-reactive")) == "false"
+    assert _truth("anti_hbc_igm is negative", _result("31204-1", "NEG")) == "true"
+    assert _truth("hiv_dna is detected", _result("44871-2", "DETECTED")) == "true"
+    assert _truth("hiv_dna is undetected", _result("9836-8", "LA11883-8")) == "true"
+    # IgM and total core antibody are different tests.
+    assert _truth("anti_hbc_igm is positive", _result("13952-7", "Reactive")) == "unknown"
+
+
+def test_added_scores() -> None:
+    assert _entry("hamd").score_range == (0, 52)
+    assert _entry("hama").score_range == (0, 56)
+    assert _entry("mdq").score_range == (0, 13)
+    assert _entry("audit_c").score_range == (0, 12)
+    assert _truth("hamd >= 18", _result("hamd", 22, system="eligo")) == "true"
+    assert _truth("hamd >= 18", _result("hdrs", 12, system="eligo")) == "false"
+    assert _truth("hama < 18", _result("ham_a", 12, system="eligo")) == "true"
+    assert _truth("mdq >= 7", _result("84773-1", 9)) == "true"
+    assert _truth("audit_c >= 4", _result("75626-2", 3)) == "false"
+
+
+def test_alcohol_is_counted_in_drinks_not_grams() -> None:
+    entry = _entry("alcohol_drinks_per_day")
+    assert entry.unit == "{drinks}/d"
+    assert to_canonical(entry, 14, "{drinks}/wk") == pytest.approx(2.0)
+    with pytest.raises(UnitError):
+        to_canonical(entry, 20, "g/d")
+    assert lookup("alcohol_intake") is None  # no code for grams per day: not pretended
+    rule = "alcohol_drinks_per_day > 2 {drinks}/d"
+    assert _truth(rule, _result("74013-4", 3, "/d")) == "true"
+    assert _truth(rule, _result("74013-4", 14, "{drinks}/wk")) == "false"
+
+
+def test_liver_stiffness_and_mitral_valve_area() -> None:
+    stiffness = _entry("liver_stiffness")
+    assert (stiffness.unit, stiffness.freshness_days) == ("kPa", 180)
+    assert _truth("liver_stiffness >= 12.5 kPa", _result("77615-3", 14.1, "kPa")) == "true"
+    assert _truth("lsm < 8 kPa", _result("77615-3", 6.0, "kPa", days=150)) == "true"
+    assert _truth("lsm < 8 kPa", _result("77615-3", 6.0, "kPa", days=200)) == "unknown"
+    assert _entry("mitral_valve_area").unit == "cm2"
+    assert _truth("mitral_valve_area <= 1.5 cm2", _result("80069-8", 1.1, "cm2")) == "true"
+    assert _truth("mva <= 1.5 cm2", _result("80069-8", 180, "mm2")) == "false"
