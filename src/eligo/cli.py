@@ -253,6 +253,30 @@ def test_fixtures(
 EXIT_UNREADABLE = 4
 
 
+@app.command("import-ctgov")
+def import_ctgov(
+    record: Annotated[Path, typer.Argument(
+        help="A ClinicalTrials.gov study record: API v2 JSON, or the registry page as text.")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the draft protocol here (default: standard output).")
+    ] = None,
+    nct: Annotated[str | None, typer.Option(
+        "--nct", help="Which study, when the file holds several.")] = None,
+) -> None:
+    """Draft a protocol from a registry record: age and sex from the structured fields, one
+    criterion per item with its text verbatim, library concepts coded where the text
+    clearly names them, `manual` otherwise. The draft always compiles; review it."""
+    from eligo import ctgov
+
+    text, draft = _guard(lambda: ctgov.import_ctgov(record, output, nct=nct))
+    if output is None:
+        typer.echo(text, nl=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for warning in draft.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    err.print(ctgov.summary_line(draft), markup=False)
+
+
 @app.command()
 def screen(
     inputs: Annotated[list[str], typer.Argument(
