@@ -294,3 +294,41 @@ def test_screen_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# ---- FHIR inputs ----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHEA = ROOT / "tests" / "fixtures" / "fhir" / "synthea" / "Darin_Skiles_trimmed.json"
+BULK = ROOT.parent / "shared" / "data" / "fhir" / "synthea_bulk_ndjson_10_patients"
+
+
+def test_fhir_bundles_one_per_line_and_in_a_directory(tmp_path: Path,
+                                                      protocols: list[Protocol]) -> None:
+    bundle = json.loads(SYNTHEA.read_text(encoding="utf-8"))
+    source = ndjson(tmp_path / "in.ndjson", [json.dumps(bundle), json.dumps(profile(1)),
+                                             json.dumps({"resourceType": "Bundle", "entry": [
+                                                 {"resource": {"resourceType": "Condition"}}]})])
+    table = rows(run(protocols, source)[0])
+    small = [r for r in table if r["protocol_id"] == "SMALL-1"]
+    assert small[0]["patient_id"] == bundle["entry"][0]["resource"]["id"]
+    assert small[0]["verdict"] in ("ELIGIBLE", "INELIGIBLE")
+    assert small[2]["verdict"] == "ERROR"
+    assert "Condition" in small[2]["reason"]
+    folder = tmp_path / "bundles"
+    folder.mkdir()
+    (folder / "synthea.json").write_text(SYNTHEA.read_text(encoding="utf-8"), encoding="utf-8")
+    assert rows(run(protocols, folder)[0])[0]["patient_id"] == small[0]["patient_id"]
+
+
+@pytest.mark.skipif(not BULK.is_dir(), reason="../shared/data is not beside the project")
+def test_a_fhir_bulk_export_directory_is_screened_patient_by_patient(
+        tmp_path: Path, protocols: list[Protocol]) -> None:
+    one, summary = run(protocols, BULK, workers=1)
+    two, _ = run(protocols, BULK, workers=2)
+    assert one == two
+    table = rows(one)
+    patients = {r["patient_id"] for r in table if r["verdict"] != "ERROR"}
+    assert summary.records == len({r["record"] for r in table})
+    assert len(patients) >= 10
+    assert all(r["position"].startswith("patient ") for r in table if r["verdict"] != "ERROR")

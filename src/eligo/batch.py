@@ -8,9 +8,10 @@ and the problem, and the run goes on: for each protocol, the verdict counts add 
 the number of records. Rows are written in input order, so an interrupted run resumes by
 keeping the records whose rows are complete and screening the rest.
 
-Inputs: a directory of JSON / YAML / FHIR files (one record each), an NDJSON file (one
-profile, fixture document or FHIR resource bundle per line; blank lines are not records),
-or a CSV in the flat layout of :mod:`eligo.flat`.
+Inputs: a directory of JSON / YAML / FHIR files (one record each), a directory holding a
+FHIR Bulk Data export (`.ndjson` / `.ndjson.gz` files, one resource per line: each patient
+is a record), an NDJSON file (one profile, fixture document or FHIR Bundle per line; blank
+lines are not records), or a CSV in the flat layout of :mod:`eligo.flat`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ CHUNK = 500  # records per unit of work sent to a worker
 IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: bounded memory, workers never idle
 
 Format = Literal["csv", "ndjson"]
-InputKind = Literal["json", "file", "csv"]
+InputKind = Literal["json", "file", "csv", "decoded"]
 PROFILE_SUFFIXES = (".json", ".yaml", ".yml")
+BULK_SUFFIXES = (".ndjson", ".ndjson.gz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class Item:
     number: int
     where: str
     kind: InputKind
-    payload: bytes | str | dict[str, str]
+    payload: bytes | str | dict[str, str] | Patient | tuple[str, tuple[FieldIssue, ...]]
     size: int = 0  # bytes of input it stands for (progress)
 
 
@@ -67,6 +69,8 @@ class Item:
 def count_hint(path: Path) -> tuple[int, str]:
     """The total the progress bar counts towards: bytes of a file, files of a directory."""
     if path.is_dir():
+        if any(_is_bulk(p) for p in path.iterdir()):
+            return 0, "patients"
         return sum(1 for p in path.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES), "files"
     return path.stat().st_size, "bytes"
 
@@ -84,11 +88,34 @@ def read_input(path: Path, skip: int = 0) -> Iterator[Item]:
         yield from _ndjson(path, skip)
 
 
+def _is_bulk(path: Path) -> bool:
+    return path.name.lower().endswith(BULK_SUFFIXES)
+
+
 def _directory(path: Path, skip: int) -> Iterator[Item]:
+    bulk = sorted(p for p in path.iterdir() if _is_bulk(p))
+    if bulk:
+        yield from _bulk_export(bulk, skip)
+        return
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES)
     for number, file in enumerate(files, 1):
         if number > skip:
             yield Item(number, file.name, "file", str(file), 1)
+
+
+def _bulk_export(files: list[Path], skip: int) -> Iterator[Item]:
+    """A FHIR Bulk Data export (one resource per line, a file per type): a patient's
+    resources are spread over the files, so the export is read whole before the first
+    patient is screened (memory grows with the export, unlike the other inputs)."""
+    from eligo.fhir import patients_from_ndjson_files
+
+    for number, found in enumerate(patients_from_ndjson_files(files), 1):
+        if number <= skip:
+            continue
+        if isinstance(found, Patient):
+            yield Item(number, f"patient {found.id}", "decoded", found, 1)
+        else:  # sent to workers as plain data: the error is raised where it is screened
+            yield Item(number, found.origin, "decoded", (found.origin, found.issues), 1)
 
 
 def _ndjson(path: Path, skip: int) -> Iterator[Item]:
@@ -154,6 +181,12 @@ def decode(item: Item) -> tuple[Patient, date | None]:
     if item.kind == "csv":
         assert isinstance(item.payload, dict)
         return patient_from_row(item.payload, item.where), None
+    if item.kind == "decoded":
+        if isinstance(item.payload, tuple):
+            origin, issues = item.payload
+            raise PatientDataError(origin, issues)
+        assert isinstance(item.payload, Patient)
+        return item.payload, None
     raw = item.payload
     assert isinstance(raw, bytes)
     # Plain profiles, the common case, are validated straight from the JSON text.
