@@ -351,7 +351,7 @@ def marker(gene: str, alteration: str | None = None, result: str | None = "posit
     ("biomarker EGFR \"exon 19 deletion\" is positive", [marker("EGFR", "L858R")], "unknown",
      "was not tested"),
     ("biomarker EGFR \"exon 19 deletion\" is positive", [marker("EGFR", None, "negative")],
-     "false", "negative as a whole"),
+     "false", "negative for the gene as a whole"),
     ("biomarker EGFR \"exon 19 deletion\" is positive", [marker("EGFR", None, "positive")],
      "unknown", "was not tested"),
     ("biomarker ALK rearrangement is positive",
@@ -619,6 +619,74 @@ def test_race_values_are_checked() -> None:
     assert "`african_american` is not a value of race" in compile_error(
         "race = african_american")
     assert "race has no order" in compile_error("race > asian")
+
+
+# ---- edge cases -------------------------------------------------------------------------------
+
+
+def test_an_override_that_uses_the_built_in_rule_is_a_cycle() -> None:
+    own = "define childbearing_potential = childbearing potential and age < 40 years\n"
+    assert "define-cycle" in compile_error("childbearing potential", extra=own)
+
+
+@pytest.mark.parametrize(("rule", "record", "truth"), [
+    ("allergic to penicillins", NKDA, "false"),  # a drug-coded target: answered
+    ("allergic to [snomed 39579001]", NKDA, "unknown"),  # not a drug: not answered
+    ("allergic to any food", NKDA, "unknown"),
+    ("allergic to penicillins", coded("716184000", "snomed", clinical_status="active"),
+     "unknown"),  # no known latex allergy answers nothing else
+])
+def test_no_known_allergy_records_answer_only_what_they_say(rule: str, record: dict[str, Any],
+                                                             truth: str) -> None:
+    check(rule, {"allergies": [record]}, truth, world=" [open world]")
+
+
+def test_undated_biomarkers_do_not_count_inside_a_time_window() -> None:
+    undated = [{"gene": "EGFR", "alteration": "L858R", "result": "positive"}]
+    assert "undated" in check("biomarker EGFR is positive within 90 days",
+                              {"biomarkers": undated}, "unknown").reason
+    check("biomarker EGFR is positive", {"biomarkers": undated}, "true")
+
+
+def test_a_newer_gene_level_negative_supersedes_older_alteration_results() -> None:
+    markers = [marker("EGFR", "L858R", "positive", 300), marker("EGFR", None, "negative", 10)]
+    check("biomarker EGFR is positive", {"biomarkers": markers}, "false")
+    check("biomarker EGFR L858R is positive", {"biomarkers": markers}, "false")
+    newer = [marker("EGFR", None, "negative", 300), marker("EGFR", "L858R", "positive", 10)]
+    check("biomarker EGFR is positive", {"biomarkers": newer}, "true")
+
+
+def test_gestational_age_records_after_the_as_of_date_are_not_known_yet() -> None:
+    later = {**ga(30, 0), "date": (AS_OF + timedelta(days=3)).isoformat()}
+    c = check("gestational age >= 20 weeks", {**WOMAN, "observations": [ga(20, 7), later]},
+              "true")
+    assert "21 weeks 0 days" in c.reason
+    assert "out-of-range" in compile_error("gestational age > -5 weeks")
+    check("gestational age >= 20 weeks", {**WOMAN, "observations": [ga(20, 7, "WKS")]}, "true")
+
+
+def test_stage_labels_follow_ajcc() -> None:
+    assert "`T0a` is not a T category" in compile_error("has condition nsclc with T = T0a")
+    assert "`M0a` is not an M category" in compile_error("has condition nsclc with M = M0a")
+    check("has condition nsclc with stage = 0", tumour(stages=[{"group": "0IS"}]), "true")
+
+
+def test_places_are_written_in_capitals_and_records_are_normalised() -> None:
+    assert "in capitals" in compile_error('resides in country "us"')
+    check('resides in region "US-CA"', {"addresses": [{"country": "us", "region": "us-ca"}]},
+          "true")
+
+
+@pytest.mark.parametrize(("rule", "tag"), [("speaks greek", "el"), ("speaks punjabi", "pa"),
+                                           ("speaks chinese", "cmn"), ("speaks arabic", "arz")])
+def test_common_language_names_and_macrolanguages(rule: str, tag: str) -> None:
+    check(rule, {"languages": [tag]}, "true")
+
+
+def test_a_study_that_ended_long_ago_says_nothing_about_a_recent_product() -> None:
+    ended = [study(status="off-study", start=ago(900), end=ago(700))]
+    check("taking investigational product within 4 weeks", {"research": ended}, "false",
+          world=" [closed world]")
 
 
 # ---- print -> parse round trip of generated rule objects ------------------------------------

@@ -15,6 +15,23 @@ from typing import Any
 
 import pycountry
 
+# English names people use where ISO 639's differ ("Modern Greek (1453-)", "Panjabi").
+COMMON_NAMES = {"greek": "el", "punjabi": "pa", "farsi": "fa", "mandarin": "zh",
+                "cantonese": "yue", "tagalog": "tl", "filipino": "fil", "haitian_creole": "ht",
+                "creole": "ht", "swahili": "sw", "nepali": "ne", "malay": "ms"}
+# Macrolanguages and individual languages records may use for them (ISO 639-3 macrolanguage
+# mappings): a patient recorded as speaking `cmn` speaks Chinese.
+MEMBERS = {"zh": frozenset({"cmn", "yue", "wuu", "hak", "nan", "hsn", "gan", "cjy"}),
+           "ar": frozenset({"arb", "arz", "apc", "ajp", "acm", "ary", "aeb", "arq", "afb"}),
+           "fa": frozenset({"pes", "prs"}), "ms": frozenset({"zsm"}),
+           "sw": frozenset({"swh", "swc"})}
+
+
+def speaks(recorded: str, wanted: str) -> bool:
+    """Whether a record's language tag means the language a rule asks for."""
+    code = language_code(recorded)
+    return code == wanted or (code is not None and code in MEMBERS.get(wanted, ()))
+
 
 @functools.cache
 def _language_names() -> dict[str, str]:
@@ -46,7 +63,8 @@ def language_code(word: str) -> str | None:
         found = pycountry.languages.get(alpha_3=lowered)
         if found is not None:
             return getattr(found, "alpha_2", None) or lowered
-    return _language_names().get(text.lower())
+    key = text.lower()
+    return COMMON_NAMES.get(key) or _language_names().get(key)
 
 
 def language_name(code: str) -> str:
@@ -56,7 +74,8 @@ def language_name(code: str) -> str:
 
 
 def suggest_language(word: str) -> str | None:
-    close = difflib.get_close_matches(word.lower(), list(_language_names()), n=1, cutoff=0.75)
+    names = [*COMMON_NAMES, *_language_names()]
+    close = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.75)
     return close[0] if close else None
 
 
@@ -67,6 +86,9 @@ def _subdivisions(**where: str) -> Any:
 
 def place_problem(level: str, code: str) -> tuple[str, str] | None:
     """(message, hint) when ``code`` is not an ISO 3166 code of that level; None when it is."""
+    if code != code.upper() and place_problem(level, code.upper()) is None:
+        return (f"`{code}` is not written as ISO 3166 writes it",
+                f"write it in capitals: \"{code.upper()}\"")
     if level == "country":
         if pycountry.countries.get(alpha_2=code) is not None:
             return None

@@ -54,6 +54,10 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 
 
+# A protocol's own definition of `childbearing potential` (see eligo.evaluate_person).
+OWN_WOCBP = "childbearing_potential"
+
+
 def _suggest(name: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
@@ -292,9 +296,10 @@ class _Checker:
                     if timing is not None:
                         self.check_timing(timing)
                 case r.GestationalAge(_, amount, unit, span) if amount > (
-                        45 if unit == "weeks" else 315):
-                    self.error("out-of-range", f"no pregnancy lasts {printer.number(amount)} "
-                               f"{unit}", span, "gestational age runs from 0 to about 42 weeks")
+                        45 if unit == "weeks" else 315) or amount < 0:
+                    self.error("out-of-range", f"a gestational age of {printer.number(amount)} "
+                               f"{unit} cannot be", span,
+                               "gestational age runs from 0 to about 42 weeks")
                 case r.Speaks(language, span):
                     self.check_language(language, span)
                 case r.EncounterQuery(_, reason, window):
@@ -597,10 +602,18 @@ class _Checker:
 
     def check_cycles(self) -> None:
         names = {d.name for d in self.protocol.defines}
-        graph = {
-            d.name: [n for n in walk(d.expr) if isinstance(n, r.Reference) and n.name in names]
-            for d in self.protocol.defines
-        }
+
+        def uses(expr: r.Expr) -> list[r.Reference]:
+            found = []
+            for n in walk(expr):
+                if isinstance(n, r.Reference) and n.name in names:
+                    found.append(n)
+                elif isinstance(n, r.ChildbearingPotential) and OWN_WOCBP in names:
+                    # the built-in rule means the protocol's own definition when it has one
+                    found.append(r.Reference(OWN_WOCBP, n.span))
+            return found
+
+        graph = {d.name: uses(d.expr) for d in self.protocol.defines}
         done: set[str] = set()
         for root in graph:
             if root in done:

@@ -12,7 +12,15 @@ from collections.abc import Callable
 from datetime import date
 
 from eligo import rules as r
-from eligo.evaluate_core import Env, Finding, Node, PeriodOf, build_period, target_matcher
+from eligo.evaluate_core import (
+    Env,
+    Finding,
+    Node,
+    PeriodOf,
+    build_period,
+    target_matcher,
+    valueset_contents,
+)
 from eligo.patient import (
     AdverseEvent,
     Allergy,
@@ -78,6 +86,8 @@ NO_KNOWN_ALLERGY: dict[str, frozenset[str | None]] = {
     "409137002": frozenset({"drug"}),
     "716184000": frozenset(),  # latex only: says nothing about a class as a whole
 }
+_NO_KNOWN_WORDS = {"716186003": "no known allergy", "409137002": "no known drug allergy",
+                   "716184000": "no known latex allergy"}
 _CATEGORY = {"drug": "medication", "food": "food", "environment": "environment"}
 _ACTIVE = frozenset({"active", None})
 _IGNORED = frozenset({"refuted", "entered-in-error"})
@@ -86,6 +96,13 @@ _IGNORED = frozenset({"refuted", "entered-in-error"})
 def _no_known(a: Allergy) -> Coding | None:
     return next((c for c in a.codes if c.system == "snomed" and c.code in NO_KNOWN_ALLERGY),
                 None)
+
+
+def _drug_codes(target: r.CodeTarget, env: Env) -> bool:
+    """Whether a target is coded in drug systems only (ATC, RxNorm)."""
+    codes = (target.codes if isinstance(target, r.InlineCodes)
+             else valueset_contents(env.protocol).get(target.name, (None, ()))[1])
+    return bool(codes) and all(c.system in ("atc", "rxnorm") for c in codes)
 
 
 def _allergy_evidence(a: Allergy, coding: Coding) -> Evidence:
@@ -108,6 +125,11 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
         reaction_label = f" with a reaction in {reaction_label}"
     noun = "allergy" if relation == "allergic" else "intolerance"
     open_world = env.open_world
+    # What a "no known ... allergy" record must cover to answer: a drug class for a named
+    # target coded only in drug systems, the category asked, else allergies of any kind.
+    answers: str | None = category
+    if node.target is not None:
+        answers = "drug" if _drug_codes(node.target, env) else None
 
     def matches(a: Allergy) -> Coding | None:
         if relation == "allergic" and a.type == "intolerance":
@@ -127,8 +149,9 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
         for a in records:
             nka = _no_known(a)
             if nka is not None:
-                if a.clinical_status in _ACTIVE and (matcher is not None or category in
-                                                     NO_KNOWN_ALLERGY[nka.code]):
+                if a.clinical_status in _ACTIVE and (
+                        answers in NO_KNOWN_ALLERGY[nka.code]
+                        or None in NO_KNOWN_ALLERGY[nka.code]):
                     no_known = a
                 continue
             if a.clinical_status not in _ACTIVE:
@@ -153,8 +176,8 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
         if no_known is not None:
             coding = _no_known(no_known)
             assert coding is not None
-            return (False, f"recorded: {_shown(coding)}", (_allergy_evidence(no_known, coding),),
-                    ())
+            return (False, f"recorded: {_NO_KNOWN_WORDS[coding.code]} ({_shown(coding)})",
+                    (_allergy_evidence(no_known, coding),), ())
         if not records:
             return (None, "no allergy information is recorded", (),
                     (f"whether the patient has an {noun} to {label}{reaction_label}",))
@@ -211,11 +234,12 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
         for s in others:
             if s.status not in _ENROLLED:
                 continue
-            if product and s.investigational_product is not True:
-                if s.investigational_product is None:
-                    undecided.append(s)
-                continue
             t = _in_period(s.start, s.end, s.status in _ONGOING, as_of, period)
+            if t is False or (product and s.investigational_product is False):
+                continue
+            if product and s.investigational_product is None:
+                undecided.append(s)
+                continue
             if t:
                 done = "received an investigational product in" if product else "enrolled in"
                 return True, f"{done} {s.study}{when}", (evidence(s),), ()
@@ -347,7 +371,7 @@ def build_recovered(node: r.AdverseEventsRecovered, env: Env) -> Node:
             said = f"no {label.removeprefix('an ').removeprefix('any ')} on record"
             if env.open_world:
                 return (None, said + "; absence is not proof for this criterion", (),
-                        (f"whether {label} is still above {rule}",))
+                        (f"whether {label} has not recovered to {rule}",))
             return True, said, (), ()
         return (True, f"all {len(evidence)} matching adverse events are now at {rule}",
                 tuple(evidence), ())

@@ -175,14 +175,19 @@ def build_biomarker_result(node: r.BiomarkerResult, env: Env) -> Node:
     named = " ".join(x for x in (node.gene, node.alteration) if x)
     wants_positive = node.result == "positive"
     period_of, when = build_period(node.timing, env)
-    ask = f"a {named} result{when}"
+    ask = f"{_article(named)} {named} result{when}"
 
     def positive(ctx: Context) -> tuple[Truth, str, tuple[Evidence, ...]]:
         period, _ = period_of(ctx)
-        found = [b for b in ctx.patient.biomarkers
-                 if gene_symbol(b.gene) == gene and b.measure is None
-                 and _in_time(b, period, ctx.as_of) is not False]
+        relevant = [b for b in ctx.patient.biomarkers
+                    if gene_symbol(b.gene) == gene and b.measure is None]
+        timed = [(b, _in_time(b, period, ctx.as_of)) for b in relevant]
+        found = [b for b, t in timed if t is True]
+        undated = [b for b, t in timed if t is None]
         if not found:
+            if undated:
+                return (None, f"{named} results{when} are undated",
+                        tuple(_biomarker_evidence(b) for b in undated))
             return None, f"no {named} result{when}", ()
         # The latest result per alteration (None: the gene as a whole).
         latest: dict[str | None, Biomarker] = {}
@@ -190,15 +195,20 @@ def build_biomarker_result(node: r.BiomarkerResult, env: Env) -> Node:
             latest[_alteration_key(b.alteration)] = b
         evidence = tuple(_biomarker_evidence(b) for b in latest.values())
         whole = latest.get(None)
+        if whole is not None and whole.result == "negative":
+            # A newer test of the gene as a whole supersedes older results of its parts.
+            since = whole.date or date.min
+            latest = {k: b for k, b in latest.items()
+                      if k is None or (b.date is not None and b.date > since)}
         if alteration is None:
             hits = [b for b in latest.values() if b.result == "positive"]
             if hits:
                 return True, f"{_label(hits[0])} is positive", (_biomarker_evidence(hits[0]),)
             if whole is not None and whole.result == "negative":
-                return False, f"{node.gene} is negative ({whole.date})", evidence
+                return False, f"{_label(whole)} is negative", evidence
             if whole is not None:
                 return None, f"{node.gene} result is {whole.result or 'not stated'}", evidence
-            tested = ", ".join(sorted(k for k in latest if k))
+            tested = ", ".join(sorted(b.alteration or "" for k, b in latest.items() if k))
             return (None, f"only some {node.gene} alterations were tested ({tested}), all "
                     "negative or inconclusive", evidence)
         own = latest.get(alteration)
@@ -206,7 +216,7 @@ def build_biomarker_result(node: r.BiomarkerResult, env: Env) -> Node:
             return own.result == "positive", f"{_label(own)} is {own.result}", (
                 _biomarker_evidence(own),)
         if whole is not None and whole.result == "negative":
-            return False, f"{node.gene} is negative as a whole ({whole.date})", evidence
+            return False, f"{_label(whole)} is negative for the gene as a whole", evidence
         if own is not None:
             return None, f"{_label(own)} is {own.result or 'not stated'}", evidence
         return None, f"{named} was not tested", evidence
@@ -218,6 +228,11 @@ def build_biomarker_result(node: r.BiomarkerResult, env: Env) -> Node:
         return truth, said, evidence, (ask,)
 
     return _node(decide)
+
+
+def _article(word: str) -> str:
+    # "an EGFR", "an HER2", "a KRAS": by how the letters are said.
+    return "an" if word[:1].upper() in "AEFHILMNORSX" else "a"
 
 
 def _label(b: Biomarker) -> str:
@@ -244,18 +259,19 @@ def build_biomarker_measure(node: r.BiomarkerMeasure, env: Env) -> Node:
         period, _ = period_of(ctx)
         found = [b for b in ctx.patient.biomarkers
                  if gene_symbol(b.gene) == gene and (b.measure or "").upper() == measure
-                 and b.value is not None and _in_time(b, period, ctx.as_of) is not False]
+                 and b.value is not None and _in_time(b, period, ctx.as_of) is True]
         if not found:
             return (None, f"no {node.gene} {node.measure} result{when}", (),
-                    (f"a {node.gene} {node.measure} result{when}",))
+                    (f"{_article(node.gene)} {node.gene} {node.measure} result{when}",))
         b = max(found, key=lambda b: b.date or date.min)
         evidence = (_biomarker_evidence(b),)
         if unit is not None and b.unit not in (None, unit):
             return (None, f"{node.gene} {node.measure} is in {b.unit}, not {unit}", evidence,
-                    (f"a {node.gene} {node.measure} result in {unit}",))
+                    (f"{_article(node.gene)} {node.gene} {node.measure} result in {unit}",))
         assert b.value is not None
         ok = compare(b.value, bound)
-        return (ok, f"{node.gene} {node.measure} {b.value:g}{' ' + unit if unit else ''} "
-                f"({b.date}) {'meets' if ok else 'does not meet'} {rule}", evidence, ())
+        dated = f" ({b.date})" if b.date else " (undated)"
+        return (ok, f"{node.gene} {node.measure} {b.value:g}{' ' + unit if unit else ''}"
+                f"{dated} {'meets' if ok else 'does not meet'} {rule}", evidence, ())
 
     return _node(decide)

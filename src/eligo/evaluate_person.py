@@ -222,7 +222,8 @@ DELIVERY_DATE_CODES = frozenset({("loinc", "11778-8"), ("loinc", "11779-6"),
                                  ("loinc", "11780-4"), ("loinc", "11781-2")})
 TERM_DAYS = 280  # Naegele: the estimated delivery date is 40 weeks after the LMP
 LONGEST_DAYS = 44 * 7  # beyond this the record belongs to an earlier pregnancy
-_DAY_UNITS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, None: 7}
+_DAY_UNITS = {"d": 1, "day": 1, "days": 1, "wk": 7, "wks": 7, "week": 7, "weeks": 7}
+_NOT_RESULTS = ("registered", "cancelled", "entered-in-error")
 
 
 def _coding_in(o: Observation, codes: frozenset[tuple[str, str]]) -> Coding | None:
@@ -233,12 +234,10 @@ def _gestation_days(o: Observation, as_of: date) -> tuple[int | None, str]:
     """Gestational age in days at the as-of date from one record, or why not."""
     if o.date is None:
         return None, "it has no date"
-    if o.date > as_of:
-        return None, "it is dated after the as-of date"
     if _coding_in(o, GESTATIONAL_AGE_CODES) is not None:
         if not isinstance(o.value, int | float) or isinstance(o.value, bool):
             return None, "its value is not a number"
-        factor = _DAY_UNITS.get(o.unit)
+        factor = _DAY_UNITS.get((o.unit or "wk").strip().lower())
         if factor is None:
             return None, f"its unit `{o.unit}` is not weeks or days"
         return round(o.value * factor) + (as_of - o.date).days, ""
@@ -259,9 +258,10 @@ def build_gestational_age(node: r.GestationalAge) -> Node:
 
     def decide(ctx: Context) -> Decision:
         as_of = ctx.as_of
+        # Records dated after the as-of date are not known yet on it.
         records = [o for o in ctx.patient.observations
-                   if _coding_in(o, codes) is not None and o.status not in (
-                       "cancelled", "entered-in-error")]
+                   if _coding_in(o, codes) is not None and o.status not in _NOT_RESULTS
+                   and (o.date is None or o.date <= as_of)]
         records.sort(key=lambda o: o.date or date.min, reverse=True)
         for o in records:
             days, problem = _gestation_days(o, as_of)
@@ -274,11 +274,15 @@ def build_gestational_age(node: r.GestationalAge) -> Node:
             if days is None:
                 return (None, f"the gestational-age record cannot be used: {problem}", evidence,
                         ("current gestational age",))
-            if not 0 <= days <= LONGEST_DAYS:
-                return (None, f"the gestational-age record of {o.date} would put the pregnancy "
-                        f"at {days // 7} weeks {days % 7} days now: it is outdated", evidence,
+            if days < 0:
+                return (None, f"the record of {o.date} puts the pregnancy before conception "
+                        "at the as-of date: it cannot be right", evidence,
                         ("current gestational age",))
-            weeks = f"{days // 7} weeks {days % 7} days"
+            if days > LONGEST_DAYS:
+                return (None, f"the gestational-age record of {o.date} would put the pregnancy "
+                        f"at {_weeks_days(days)} now: it is outdated", evidence,
+                        ("current gestational age",))
+            weeks = _weeks_days(days)
             ok = _compare(days, op, wanted_days)
             return (ok, f"gestational age {weeks} at {as_of} (from the record of {o.date}) is "
                     f"{'' if ok else 'not '}{rule}", evidence, ())
@@ -289,6 +293,11 @@ def build_gestational_age(node: r.GestationalAge) -> Node:
         return None, "gestational age is not recorded", (), ("current gestational age",)
 
     return _node(decide)
+
+
+def _weeks_days(days: int) -> str:
+    w, d = divmod(days, 7)
+    return f"{w} week{'' if w == 1 else 's'} {d} day{'' if d == 1 else 's'}"
 
 
 def _compare(a: float, op: str, b: float) -> bool:
@@ -311,7 +320,7 @@ def build_speaks(node: r.Speaks) -> Node:
         evidence = tuple(Evidence(record_type="patient", display="language", value=tag)
                          for tag in tags)
         for tag in tags:
-            if attributes.language_code(tag) == wanted:
+            if attributes.speaks(tag, wanted):
                 return True, f"speaks {name} (recorded as {tag})", evidence, ()
         return (False, f"recorded languages ({', '.join(tags)}) do not include {name}",
                 evidence, ())

@@ -111,7 +111,8 @@ class Condition(_Model):
     ] | None = Field(default=None, description="FHIR Condition.verificationStatus; refuted and "
                      "entered-in-error records never count")
     stages: tuple[Stage, ...] = Field(default=(), description="Tumour stagings, any order; the "
-                                      "latest of each basis is read")
+                                      "latest with the category asked is read (on the same "
+                                      "day, pathological before clinical)")
     morphology: tuple[Coding, ...] = Field(default=(), description="Tumour histology as ICD-O-3 "
                                            "morphology codes (system icdo3, e.g. 8140/3)")
     diagnosis_basis: DiagnosisBasis | None = Field(
@@ -286,6 +287,15 @@ class Address(_Model):
     region: str | None = Field(default=None, description="ISO 3166-2, e.g. GH-AA")
     start: Date | None = None
     end: Date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _capitals(cls, data: Any) -> Any:
+        # ISO 3166 codes are capitals; feeds write `us` or `us-ca` too.
+        if isinstance(data, dict):
+            data = {**data, **{k: data[k].strip().upper() for k in ("country", "region")
+                               if isinstance(data.get(k), str)}}
+        return data
 
 
 class Attestation(_Model):

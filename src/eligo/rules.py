@@ -454,7 +454,8 @@ class ImmunizationQuery:
 
 @dataclass(frozen=True, slots=True)
 class Speaks:
-    """``speaks english``; ``language`` is the ISO 639-1 code (or ISO 639-3 without one)."""
+    """``speaks english``; ``language`` is the word as written (an English language name or
+    an ISO 639 code), resolved to its ISO 639 code by :mod:`eligo.attributes`."""
 
     language: str
     span: Span = _span()

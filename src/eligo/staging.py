@@ -22,9 +22,10 @@ Position = tuple[int, int, int]
 
 _ROMAN = {"0": 0, "I": 1, "II": 2, "III": 3, "IV": 4}
 _STAGE = re.compile(r"(0|IV|I{1,3})(is|a|[A-D])?([1-3])?")
-_T = re.compile(r"T(X|0|is|[1-4])(mi|[a-e])?")
-_N = re.compile(r"N(X|0|[1-3])(mi|[a-c])?")
-_M = re.compile(r"M(X|0|1)([a-d])?")
+# Sub-categories only below T1-T4, N1-N3 and M1 (AJCC 8th): T0a or M0a is no label.
+_T = re.compile(r"T(X|0|is|[1-4])((?<=[1-4])(?:mi|[a-e]))?")
+_N = re.compile(r"N(X|0|[1-3])((?<=[1-3])(?:mi|[a-c]))?")
+_M = re.compile(r"M(X|0|1)((?<=1)[a-d])?")
 # Sub-divisions in order; `mi` (microscopic) sorts before `a`, `is` (in situ) after 0.
 _MINOR = {"": 0, "mi": 1, "a": 2, "b": 3, "c": 4, "d": 5, "e": 6, "A": 2, "B": 3, "C": 4,
           "D": 5, "is": 1}
@@ -85,8 +86,9 @@ def label_problem(axis: str, label: str) -> str | None:
     except _Unassessable:
         return f"`{label}` means the {axis} cannot be assessed; a rule cannot compare with it"
     except ValueError:
-        what = "stage group" if axis == "stage" else f"{axis} category"
-        return f"`{label}` is not a {what}"
+        what = "a stage group" if axis == "stage" else (
+            f"{'an' if axis in 'MN' else 'a'} {axis} category")
+        return f"`{label}` is not {what}"
     return None
 
 
@@ -113,7 +115,7 @@ def read_recorded(axis: str, text: str) -> StageRange | None:
             return None
         roman = m.group(1).upper()
         minor = m.group(2) or ""
-        minor = minor if minor in ("is",) or roman == "0" else minor.upper()
+        minor = minor.lower() if roman == "0" else minor.upper()
         cleaned = roman + minor + (m.group(3) or "")
     else:
         cleaned = _PREFIX.sub("", cleaned)
