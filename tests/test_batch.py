@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from eligo import batch, load_protocol
 from eligo.cli import app
-from eligo.errors import PatientDataError
+from eligo.errors import PatientDataError, UsageError
 from eligo.flat import patient_from_row
 from eligo.rules import Protocol
 
@@ -157,11 +157,15 @@ def test_fixture_documents_use_their_own_date_unless_one_is_given(
     doc = {"fixture": {"protocol": "SMALL-1", "as_of": "2000-01-01", "verdict": "INELIGIBLE"},
            "patient": profile(0, birth_date="1990-01-01")}
     source = ndjson(tmp_path / "in.ndjson", [json.dumps(doc)])
+    source = ndjson(tmp_path / "in.ndjson", [json.dumps(doc), json.dumps(profile(1))])
     out = io.StringIO()
-    batch.run(protocols, source, out, as_of=None, fmt="csv")
-    small = next(r for r in rows(out.getvalue()) if r["protocol_id"] == "SMALL-1")
-    assert small["verdict"] == "INELIGIBLE"  # aged 9 on 2000-01-01
-    assert small["failed"] == "I1"
+    batch.run(protocols, source, out, as_of=None, fmt="csv", default_as_of=date(2040, 1, 1))
+    small = [r for r in rows(out.getvalue()) if r["protocol_id"] == "SMALL-1"]
+    assert small[0]["verdict"] == "INELIGIBLE"  # aged 9 on 2000-01-01, its own date
+    assert small[0]["failed"] == "I1"
+    assert small[1]["verdict"] == "ELIGIBLE"  # born 2015: 25 on the default date
+    with pytest.raises(UsageError):
+        batch.run(protocols, source, io.StringIO(), as_of=None, fmt="csv")
 
 
 # ---- the flat CSV layout --------------------------------------------------------------------

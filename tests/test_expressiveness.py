@@ -772,3 +772,24 @@ def test_new_constructs_print_then_parse_to_equal_rule_objects(exprs: list[r.Exp
     assert protocol.inclusion[0].expr == expr
     compiled = compile_text(text)  # and the compiler accepts what the printer wrote
     assert parse_protocol(Source(protocol_text(compiled), "again.elig"))[0] == compiled
+
+
+def test_undated_records_before_an_anchor_are_unknown() -> None:
+    anchor = "before first condition [icd10cm J18.9]"
+    fields = {"conditions": [coded("J18.9", onset=ago(30))],
+              "immunizations": [dose(days_ago=None)],
+              "encounters": [{"setting": "inpatient", "status": "finished"}]}
+    check(f"vaccinated with [cvx 208] {anchor}", fields, "unknown")
+    check(f"encounter inpatient {anchor}", fields, "unknown")
+    check("vaccinated with [cvx 208] ever", fields, "true")
+
+
+def test_daily_doses_may_say_per_day_and_cvx_codes_their_leading_zero() -> None:
+    check("taking medication [atc H02AB*] with daily dose >= 10 mg/d",
+          steroid(daily_dose=20, dose_unit="mg/day"), "true")
+    check("vaccinated with [cvx 08]", {"immunizations": [dose("8")]}, "true")
+
+
+def test_vaccinations_are_not_searched_with_a_condition_set() -> None:
+    assert "`sepsis` is a value set of conditions" in compile_error(
+        "vaccinated with sepsis", extra="use sepsis\n")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import gzip
 import io
 import json
 import multiprocessing
@@ -89,7 +90,15 @@ def read_input(path: Path, skip: int = 0) -> Iterator[Item]:
 
 
 def _is_bulk(path: Path) -> bool:
-    return path.name.lower().endswith(BULK_SUFFIXES)
+    """An NDJSON file of FHIR resources (a Bulk Data export may hold a log beside them)."""
+    if not path.name.lower().endswith(BULK_SUFFIXES):
+        return False
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        for line in stream:
+            if line.strip():
+                return b'"resourceType"' in line
+    return False
 
 
 def _directory(path: Path, skip: int) -> Iterator[Item]:
@@ -162,6 +171,8 @@ def _problem(err: EligoError) -> str:
 
 def _stated_id(item: Item) -> str:
     """The id an unreadable JSON record states, if it can be read at all (for its row)."""
+    if isinstance(item.payload, dict):
+        return item.payload.get("id", "").strip()
     if not isinstance(item.payload, bytes):
         return ""
     try:
@@ -216,6 +227,8 @@ class _Screeners:
     protocols: Sequence[Protocol]
     as_of: date | None
     fmt: Format
+    # The date for records that state none when no as-of date is given (the CLI: today).
+    default_as_of: date = date.min
     compiled: list[tuple[str, Screener, tuple[str, ...]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -230,9 +243,7 @@ class _Screeners:
             problem, known_id = _problem(err), _stated_id(item)
             return [(str(item.number), item.where, known_id, pid, ERROR, "", "", problem)
                     for pid, _, _ in self.compiled]
-        as_of = self.as_of or own_date
-        if as_of is None:
-            raise UsageError("no as-of date", "give --as-of YYYY-MM-DD")
+        as_of = self.as_of or own_date or self.default_as_of
         out: list[tuple[str, ...]] = []
         for pid, screener, ids in self.compiled:
             statuses, first_failure = screener.triage(patient, as_of)
@@ -267,9 +278,10 @@ def format_rows(rows: Iterable[tuple[str, ...]], fmt: Format) -> str:
 _WORKER: _Screeners | None = None
 
 
-def _init_worker(protocols: Sequence[Protocol], as_of: date | None, fmt: Format) -> None:
+def _init_worker(protocols: Sequence[Protocol], as_of: date | None, fmt: Format,
+                 default_as_of: date) -> None:
     global _WORKER  # per-process state of a worker pool, set once by its initializer
-    _WORKER = _Screeners(protocols, as_of, fmt)
+    _WORKER = _Screeners(protocols, as_of, fmt, default_as_of)
 
 
 def _work(items: Sequence[Item]) -> tuple[str, list[tuple[str, str]], int]:
@@ -362,8 +374,16 @@ Progress = Callable[[int], None]
 
 def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date | None,
         fmt: Format, workers: int = 1, previous: Previous | None = None,
-        write_header: bool = True, progress: Progress | None = None) -> Summary:
-    """Screen every record of ``source`` against ``protocols``, writing rows to ``out``."""
+        write_header: bool = True, progress: Progress | None = None,
+        default_as_of: date | None = None) -> Summary:
+    """Screen every record of ``source`` against ``protocols``, writing rows to ``out``.
+
+    Each record is screened at ``as_of``; when that is None, at a fixture document's own
+    date, else at ``default_as_of`` (required then).
+    """
+    if as_of is None and default_as_of is None:
+        raise UsageError("no as-of date", "give --as-of YYYY-MM-DD")
+    fallback = default_as_of or date.min
     started = time.perf_counter()
     previous = previous or Previous()
     summary = Summary(tuple(p.trial_id for p in protocols), previous.records,
@@ -382,7 +402,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
             progress(size)
 
     if workers <= 1:
-        local = _Screeners(protocols, as_of, fmt)
+        local = _Screeners(protocols, as_of, fmt, fallback)
         for chunk in chunks:
             take(local.chunk(chunk))
     else:
@@ -393,7 +413,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
             # Forked workers share the parent's heap (code tables, compiled protocols)
             # until it is written to: compile once here, and move every object out of the
             # collector's reach, since scanning an object writes to it.
-            _init_worker(protocols, as_of, fmt)
+            _init_worker(protocols, as_of, fmt, fallback)
             gc.freeze()
             initializer = None
         slots = threading.BoundedSemaphore(workers * IN_FLIGHT_PER_WORKER)
@@ -405,7 +425,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
                 slots.acquire()
                 yield chunk
 
-        with context.Pool(workers, initializer, (tuple(protocols), as_of, fmt)) as pool:
+        with context.Pool(workers, initializer, (tuple(protocols), as_of, fmt, fallback)) as pool:
             for result in pool.imap(_work, bounded()):
                 take(result)
                 slots.release()

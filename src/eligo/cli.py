@@ -338,7 +338,7 @@ def screen(
             summary = _guard(lambda: batch.run(
                 protocols, source, sink, as_of=when, fmt=chosen, workers=workers,
                 previous=previous, write_header=not (resume and previous.records),
-                progress=lambda n: bar.advance(task, n)))
+                progress=lambda n: bar.advance(task, n), default_as_of=date.today()))
     finally:
         if output is not None:
             sink.close()

@@ -222,7 +222,7 @@ class _Checker:
                     elif name in FIELDS:
                         self.error("incomplete-comparison", f"`{name}` needs a comparison",
                                    span, f"for example `{name} >= 18`" if name == "age"
-                                   else f"for example `{name} = female`")
+                                   else f"for example `{name} = {CATEGORIES[name][0]}`")
                     else:
                         self.error("unknown-define", f"unknown name `{name}`", span,
                                    _suggest(name, [*self.defines, *FIELDS])
@@ -310,6 +310,7 @@ class _Checker:
                         self.check_timing(window)
                 case r.ImmunizationQuery(target, window, times, span):
                     self.check_target(target)
+                    self.check_library_kind("medication", target)
                     if window is not None:
                         self.check_timing(window)
                     if times is not None and times < 1:
@@ -348,7 +349,7 @@ class _Checker:
                     self.check_timing(window)
                 case r.DoseTest(_, amount, unit, span):
                     try:
-                        units.convert(float(amount), unit, "mg")
+                        units.convert(float(amount), units.per_day(unit), "mg")
                     except units.UnitError:
                         self.error("unit-mismatch", f"`{unit}` is not a unit of mass",
                                    self.word_span(unit, span), "write the daily dose in mg, g "

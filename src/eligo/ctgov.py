@@ -999,6 +999,9 @@ class DraftCriterion:
     comments: tuple[str, ...] = ()
 
 
+_UNIT_DAYS = {"years": 365.25, "months": 30.44, "weeks": 7.0, "days": 1.0}
+
+
 def _age_criterion(record: Record, warnings: list[str]) -> DraftCriterion | None:
     low = registry_age(record.minimum_age)
     high = registry_age(record.maximum_age)
@@ -1035,6 +1038,11 @@ def _age_criterion(record: Record, warnings: list[str]) -> DraftCriterion | None
         if high is not None:
             parts.append(f"age <= {high[0]} {high[1]}")
         rule = " and ".join(parts)
+        # Different units: compare in days (the last day of the maximum's completed unit).
+        if low is not None and high is not None and (
+                low[0] * _UNIT_DAYS[low[1]] > (high[0] + 1) * _UNIT_DAYS[high[1]] - 1):
+            warnings.append(f"the registry age limits ({shown}) are empty: AGE is manual")
+            rule = f"manual {quote(shown)}"
     return DraftCriterion("AGE", "inclusion", shown, rule, "structured", comments=tuple(comments))
 
 

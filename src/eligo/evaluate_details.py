@@ -84,7 +84,8 @@ def _dose_check(q: r.DoseTest) -> Check:
         if record.daily_dose is None or record.dose_unit is None:
             return None, "daily dose not recorded", "the medication's daily dose"
         try:
-            dose = units.convert(record.daily_dose, record.dose_unit, q.unit)
+            dose = units.convert(record.daily_dose, units.per_day(record.dose_unit),
+                                 units.per_day(q.unit))
         except units.UnitError:
             return (None, f"daily dose {record.daily_dose:g} {record.dose_unit} cannot be "
                     f"compared with {q.unit}", "the daily dose in a unit of mass")

@@ -73,7 +73,8 @@ def _in_period(first: date | None, last: date | None, going: bool, as_of: date,
         return True if first is not None or end == as_of else None
     if first is not None and first >= start:
         return True
-    return True if start == date.min else None
+    # Over, and undated: it happened by the as-of date, but not necessarily in the period.
+    return True if start == date.min and end == as_of else None
 
 
 # ---- allergies ------------------------------------------------------------------------------
@@ -429,8 +430,9 @@ def build_encounter(node: r.EncounterQuery, env: Env) -> Node:
                                                   "onleave", None)
             t = _in_period(e.start, e.end, going, as_of, period)
             if t and why:
-                return (True, f"{words}{label} from {e.start or 'an unknown date'}"
-                        + (f" to {e.end}" if e.end else ", ongoing") + when,
+                until = f" to {e.end}" if e.end else (", ongoing" if going else
+                                                      ", end not recorded")
+                return (True, f"{words}{label} from {e.start or 'an unknown date'}{until}{when}",
                         (_encounter_evidence(e),), ())
             if t is not False and why is not False:
                 undecided.append(e)
@@ -480,10 +482,10 @@ def build_immunization(node: r.ImmunizationQuery, env: Env) -> Node:
                 continue
             if period is None or (i.date is not None and period[0] <= i.date <= period[1]):
                 sure.append((i, coding))
-            elif i.date is None and period[0] != date.min:
-                maybe.append((i, coding))
+            elif i.date is None and period == (date.min, as_of):
+                sure.append((i, coding))  # `ever`: given by the as-of date, whenever
             elif i.date is None:
-                sure.append((i, coding))
+                maybe.append((i, coding))
         evidence = tuple(_dose_evidence(i, c) for i, c in (*sure, *maybe))
         count = f"{len(sure)} dose{'' if len(sure) == 1 else 's'} of {label}{when}"
         if len(sure) >= needed:

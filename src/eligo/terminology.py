@@ -73,6 +73,8 @@ def normalize_code(system: str, code: str) -> str:
         return compact if len(compact) <= 3 else f"{compact[:3]}.{compact[3:]}"
     if system in ("atc", "cpt", "hcpcs", "icdo3"):
         return code.upper()
+    if system == "cvx" and code.isdigit():
+        return code.zfill(2)[-max(2, len(code.lstrip("0"))):]  # CDC writes 08, 88, 208
     return code
 
 

@@ -439,3 +439,11 @@ def convert(
 
 def _arbitrary_text(unit: Unit) -> str:
     return ", ".join(name for name, _ in unit.arbitrary) or "none"
+
+
+def per_day(unit: str) -> str:
+    """A daily amount's unit without its `/d`: `mg/d` and `mg/day` are `mg` a day."""
+    for suffix in ("/d", "/day"):
+        if unit.endswith(suffix):
+            return unit[: -len(suffix)]
+    return unit
