@@ -2,9 +2,10 @@
 
 Resources are parsed with the ``fhir.resources`` R4B models (R4B is FHIR 4.3, which reads
 R4 instances of every resource used here). Only the resource types eligo reads are
-validated; the rest (Encounter, Claim, ExplanationOfBenefit, ...) are recognised by their
-``resourceType`` and skipped without being parsed. Every produced record keeps the FHIR
-resource id as its ``id``, so evidence cites the resource.
+validated; the rest (Claim, ExplanationOfBenefit, CarePlan, ...) are recognised by their
+``resourceType`` and skipped without being parsed. Encounter and Immunization, which real
+records hold by the hundred, are validated in the elements eligo reads only. Every
+produced record keeps the FHIR resource id as its ``id``, so evidence cites the resource.
 
 Invalid input raises :class:`~eligo.errors.PatientDataError` with one issue per problem,
 each located by the resource and element (``entry[4].resource(Observation/xyz).valueQuantity
@@ -18,7 +19,7 @@ import difflib
 import gzip
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -33,7 +34,12 @@ from fhir.resources.R4B.bundle import Bundle as FhirBundle
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport as FhirDiagnosticReport
+from fhir.resources.R4B.dosage import Dosage
+from fhir.resources.R4B.encounter import Encounter as FhirEncounter
+from fhir.resources.R4B.encounter import EncounterLocation
 from fhir.resources.R4B.extension import Extension
+from fhir.resources.R4B.immunization import Immunization as FhirImmunization
+from fhir.resources.R4B.location import Location as FhirLocation
 from fhir.resources.R4B.medication import Medication as FhirMedication
 from fhir.resources.R4B.medicationrequest import MedicationRequest as FhirMedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement as FhirMedicationStatement
@@ -58,11 +64,16 @@ from eligo.patient import (
     BreastfeedingStatus,
     Coding,
     Condition,
+    Encounter,
+    EncounterSetting,
+    Ethnicity,
+    Immunization,
     Medication,
     Observation,
     Patient,
     PregnancyStatus,
     Procedure,
+    Race,
     ResearchParticipation,
     Stage,
 )
@@ -90,9 +101,25 @@ _MODELS: dict[str, type[FhirResource]] = {
     "ResearchSubject": FhirResearchSubject,
     "ResearchStudy": FhirResearchStudy,
     "AdverseEvent": FhirAdverseEvent,
+    "Encounter": FhirEncounter,
+    "Immunization": FhirImmunization,
 }
-# Parsed only when some Observation has no date of its own: a report dates its results.
-_DEFERRED: dict[str, type[FhirResource]] = {"DiagnosticReport": FhirDiagnosticReport}
+# Parsed only when needed: a DiagnosticReport when some Observation has no date of its own
+# (a report dates its results), a Location when some Encounter names one (its type may say
+# intensive care).
+_DEFERRED: dict[str, type[FhirResource]] = {"DiagnosticReport": FhirDiagnosticReport,
+                                            "Location": FhirLocation}
+# Types of which eligo reads a few elements, while real records hold many resources (Synthea
+# writes an Encounter per visit and an Immunization per dose): only the elements named here
+# are validated (with their `_element` extensions); the others are not parsed.
+_ELEMENTS_READ: dict[str, frozenset[str]] = {
+    "Encounter": frozenset({"resourceType", "id", "contained", "status", "class", "type",
+                            "serviceType", "period", "reasonCode", "reasonReference",
+                            "location", "subject"}),
+    "Immunization": frozenset({"resourceType", "id", "status", "vaccineCode",
+                               "occurrenceDateTime", "occurrenceString", "patient"}),
+    "Location": frozenset({"resourceType", "id", "type", "physicalType"}),
+}
 # R4 resource types that R4B (the models' release) removed or renamed: known, never read.
 _R4_ONLY = frozenset({
     "EffectEvidenceSynthesis", "MedicinalProduct", "MedicinalProductAuthorization",
@@ -106,7 +133,8 @@ _R4_ONLY = frozenset({
 _SUBJECT_FIELD = {
     "Condition": "subject", "Observation": "subject", "MedicationStatement": "subject",
     "MedicationRequest": "subject", "Procedure": "subject", "AllergyIntolerance": "patient",
-    "ResearchSubject": "individual", "AdverseEvent": "subject",
+    "ResearchSubject": "individual", "AdverseEvent": "subject", "Encounter": "subject",
+    "Immunization": "patient",
 }
 
 UCUM = "http://unitsofmeasure.org"
@@ -138,6 +166,64 @@ _GRADE_SYSTEMS = frozenset({
     "http://hl7.org/fhir/uv/adverseeventclinicalresearch/CodeSystem/adverse-event-severity-or-grade-cs",
     "http://hl7.org/fhir/us/ctcae/CodeSystem/ctcae-grade-code-system",
 })
+
+ACT_CODE = frozenset({"http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                      "http://hl7.org/fhir/v3/ActCode"})
+ROLE_CODE = ("http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+             "http://hl7.org/fhir/v3/RoleCode")
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+# Encounter.class (v3 ActEncounterCode) -> setting. Other classes (FLD field, SS short stay,
+# OBSENC observation, PRENC pre-admission) name no eligo setting.
+_CLASS_SETTINGS: dict[str, EncounterSetting] = {
+    "IMP": "inpatient", "ACUTE": "inpatient", "NONAC": "inpatient", "EMER": "emergency",
+    "AMB": "outpatient", "HH": "home", "VR": "virtual",
+}
+# Codes that name a setting more precisely than the class, read from the Encounter's type,
+# serviceType, reasonCode, location physicalType and its Locations' type and physicalType.
+_SPECIFIC_SETTINGS: dict[tuple[str, str], EncounterSetting] = {
+    # v3 RoleCode ICUPracticeSetting (is-a ICU): intensive care unit, paediatric ICU,
+    # paediatric neonatal ICU.
+    **{(system, code): "intensive_care" for system in ROLE_CODE
+       for code in ("ICU", "PEDICU", "PEDNICU")},
+    (SNOMED, "309904001"): "intensive_care",  # Intensive care unit (environment)
+    (SNOMED, "305351004"): "intensive_care",  # Admission to intensive care unit (procedure)
+    (SNOMED, "305336008"): "palliative_care",  # Admission to hospice (procedure)
+    # ICD-10-CM Z51.5, Encounter for palliative care.
+    (ICD10CM, "Z51.5"): "palliative_care", (ICD10CM, "Z515"): "palliative_care",
+    # v3 RoleCode NCCF, nursing or custodial care facility.
+    **{(system, "NCCF"): "long_term_care" for system in ROLE_CODE},
+}
+# The most specific setting wins when several are coded.
+_SETTING_RANK: tuple[EncounterSetting, ...] = ("intensive_care", "palliative_care",
+                                               "long_term_care")
+_ENCOUNTER_STATUS = ("planned", "arrived", "triaged", "in-progress", "onleave", "finished",
+                     "cancelled", "entered-in-error", "unknown")
+_IMMUNIZATION_STATUS = ("completed", "entered-in-error", "not-done")
+
+# US Core race and ethnicity extensions: their `ombCategory` codes (CDC Race & Ethnicity code
+# system) in the OMB categories.
+US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
+CDC_RACE_ETHNICITY = frozenset({"urn:oid:2.16.840.1.113883.6.238",
+                                "http://terminology.hl7.org/CodeSystem/PHRaceAndEthnicityCDC"})
+_RACES: dict[str, Race] = {
+    "1002-5": "american_indian_or_alaska_native", "2028-9": "asian",
+    "2054-5": "black_or_african_american", "2076-8": "native_hawaiian_or_other_pacific_islander",
+    "2106-3": "white", "2131-1": "other",
+}
+_ETHNICITIES: dict[str, Ethnicity] = {"2135-2": "hispanic_or_latino",
+                                      "2186-5": "not_hispanic_or_latino"}
+
+# Condition.severity (the FHIR condition-severity value set).
+_SEVERITIES: dict[tuple[str, str], Literal["mild", "moderate", "severe"]] = {
+    (SNOMED, "255604002"): "mild", (SNOMED, "6736007"): "moderate",
+    (SNOMED, "24484000"): "severe",
+}
+
+# Dose units eligo reads as a mass (UCUM codes; `mcg` is the common spelling of ug).
+_MASS_UNITS = {"mg": "mg", "g": "g", "ug": "ug", "mcg": "ug", "\u00b5g": "ug"}
+# Hours in a Timing.repeat.periodUnit that gives doses per day.
+_PERIOD_HOURS = {"h": Decimal(1), "d": Decimal(24)}
 
 PREGNANCY_STATUS = "82810-3"
 BREASTFEEDING_STATUS = "63895-7"
@@ -240,6 +326,7 @@ _COUNTRY_ALIASES = {"UK": "GB", "ENGLAND": "GB", "SCOTLAND": "GB", "WALES": "GB"
 _REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 M = TypeVar("M", bound=BaseModel)
+A = TypeVar("A")
 
 
 # ---- reading the input -----------------------------------------------------------------
@@ -275,12 +362,19 @@ class _Input:
     deferred: list[_Item] = field(default_factory=list)
 
     def finish(self) -> None:
-        """Parse the deferred resources, when an undated Observation needs them."""
-        if not any(isinstance(i.model, FhirObservation) and _effective(i.model) is None
-                   for i in self.items):
-            return
+        """Parse the deferred resources that are needed: reports when an Observation is
+        undated, Locations when an Encounter names one."""
+        needed: set[str] = set()
+        for i in self.items:
+            if isinstance(i.model, FhirObservation) and _effective(i.model) is None:
+                needed.add("DiagnosticReport")
+            elif isinstance(i.model, FhirEncounter) and any(
+                    not (place.location.reference or "#").startswith("#")
+                    for place in i.model.location or []):
+                needed.add("Location")
         for item in self.deferred:
-            _parse(item, _DEFERRED[item.type])
+            if item.type in needed:
+                _parse(item, _DEFERRED[item.type])
         self.deferred = []
 
 
@@ -397,10 +491,15 @@ def _numeric_dates(node: Any, where: str, out: list[FieldIssue],
 
 
 def _parse(item: _Item, model: type[FhirResource]) -> None:
-    """Validate an item's JSON with its model; problems are kept on the item."""
-    _numeric_dates(item.raw, item.where, item.issues)
+    """Validate an item's JSON with its model (only the elements eligo reads, for the types
+    in ``_ELEMENTS_READ``); problems are kept on the item."""
+    raw = item.raw
+    read = _ELEMENTS_READ.get(item.type)
+    if read is not None:
+        raw = {k: v for k, v in raw.items() if k.lstrip("_") in read}
+    _numeric_dates(raw, item.where, item.issues)
     try:
-        parsed = model.model_validate(item.raw)
+        parsed = model.model_validate(raw)
     except ValidationError as err:
         known = {i.path for i in item.issues}
         item.issues.extend(i for i in _validation_issues(err, item.where)
@@ -829,7 +928,8 @@ def _condition(item: _Item, ctx: _Ctx, stages: tuple[Stage, ...]) -> Condition |
     return ctx.build(item, Condition, id=item.rid, codes=codes, onset=onset,
                      abatement=abatement, clinical_status=clinical,
                      verification_status=verification, stages=stages,
-                     morphology=tuple(morphology))
+                     morphology=tuple(morphology),
+                     severity=_coded(m.severity, cast(dict[tuple[str, str], Any], _SEVERITIES)))
 
 
 def _observations(item: _Item, ctx: _Ctx) -> list[Observation]:
@@ -897,6 +997,43 @@ def _medication_codes(item: _Item, ctx: _Ctx, concept: CodeableConcept | None,
     return codes
 
 
+def _daily_dose(dosages: Sequence[Dosage] | None) -> tuple[float | None, str | None]:
+    """The total dose per day and its mass unit, when the dosage states it unambiguously:
+    one dosage, not as needed, one `doseQuantity` in mg, g or ug (no comparator), and a
+    `timing.repeat` with an explicit `frequency` per `period` of hours or days that gives a
+    whole number of doses every day (5 mg, frequency 2, period 1 d: 10 mg). Anything else
+    (a dose range, tablets, a weekly or tapering schedule, free text) gives none."""
+    if not dosages or len(dosages) != 1:
+        return None, None
+    dosage = dosages[0]
+    if dosage.asNeededBoolean or dosage.asNeededCodeableConcept is not None:
+        return None, None
+    doses = [d.doseQuantity for d in dosage.doseAndRate or [] if d.doseQuantity is not None]
+    if len(doses) != 1 or any(d.doseRange is not None for d in dosage.doseAndRate or []):
+        return None, None
+    dose = doses[0]
+    amount = dose.value
+    unit = _MASS_UNITS.get(_unit(dose) or "")
+    if unit is None or dose.comparator or not isinstance(amount, Decimal | int) \
+            or isinstance(amount, bool) or amount < 0:
+        return None, None
+    repeat = dosage.timing.repeat if dosage.timing is not None else None
+    if repeat is None or repeat.frequency is None or repeat.period is None \
+            or repeat.frequencyMax is not None or repeat.periodMax is not None \
+            or repeat.dayOfWeek:
+        return None, None
+    hours = _PERIOD_HOURS.get(repeat.periodUnit or "")
+    if hours is None or Decimal(repeat.period) <= 0:
+        return None, None
+    per_day = Decimal(repeat.frequency) * 24 / (Decimal(repeat.period) * hours)
+    if per_day < 1 or per_day != per_day.to_integral_value():
+        return None, None
+    times = len(repeat.when or []) + len(repeat.timeOfDay or [])
+    if times > 1 and times != per_day:
+        return None, None  # "twice a day" at three times of day
+    return float(Decimal(amount) * per_day), unit
+
+
 def _statement(item: _Item, ctx: _Ctx) -> Medication | None:
     m = _model(item, FhirMedicationStatement)
     codes = _medication_codes(item, ctx, m.medicationCodeableConcept, m.medicationReference,
@@ -908,8 +1045,9 @@ def _statement(item: _Item, ctx: _Ctx) -> Medication | None:
     status = ctx.choice(item, m.status, "status", _STATEMENT_STATUS)
     if not codes:
         return None
+    daily, unit = _daily_dose(m.dosage)
     return ctx.build(item, Medication, id=item.rid, codes=codes, start=start, end=end,
-                     status=status)
+                     status=status, daily_dose=daily, dose_unit=unit)
 
 
 def _request(item: _Item, ctx: _Ctx) -> Medication | None:
@@ -927,8 +1065,9 @@ def _request(item: _Item, ctx: _Ctx) -> Medication | None:
         status = "intended"  # a suggestion or plan, not an order to take it
     if not codes:
         return None
+    daily, unit = _daily_dose(m.dosageInstruction)
     return ctx.build(item, Medication, id=item.rid, codes=codes, start=_date(m.authoredOn),
-                     status=status)
+                     status=status, daily_dose=daily, dose_unit=unit)
 
 
 def _procedure(item: _Item, ctx: _Ctx) -> Procedure | None:
@@ -1047,6 +1186,68 @@ def _adverse_event(item: _Item, ctx: _Ctx) -> AdverseEvent | None:
                      assessed=assessed if current is not None else None)
 
 
+def _place(m: FhirEncounter, entry: EncounterLocation, index: _Index) -> FhirLocation | None:
+    """The Location an Encounter's location entry names: contained, or in the input."""
+    ref = entry.location.reference
+    if ref and ref.startswith("#"):
+        return next((r for r in m.contained or [] if isinstance(r, FhirLocation)
+                     and r.id == ref[1:]), None)
+    target = index.resolve(entry.location)
+    return target.model if target is not None and isinstance(target.model, FhirLocation) \
+        else None
+
+
+def _setting(m: FhirEncounter, index: _Index) -> EncounterSetting | None:
+    """The setting: intensive care, palliative care or long-term care when a code says so
+    (type, serviceType, reasonCode, a location's physicalType, a Location's type or
+    physicalType), else the one its class names (v3 ActCode), else none."""
+    concepts: list[CodeableConcept] = [*(m.type or []), *(m.reasonCode or [])]
+    if m.serviceType is not None:
+        concepts.append(m.serviceType)
+    for entry in m.location or []:
+        if entry.status in ("planned", "reserved"):
+            continue  # not (yet) there
+        place = _place(m, entry, index)
+        concepts.extend(cc for cc in (entry.physicalType, *(place.type or [] if place else []),
+                                      place.physicalType if place else None)
+                        if cc is not None)
+    coded = {_SPECIFIC_SETTINGS.get(((c.system or "").rstrip("/"), (c.code or "").strip()))
+             for cc in concepts for c in cc.coding or []}
+    for setting in _SETTING_RANK:
+        if setting in coded:
+            return setting
+    kind = m.class_fhir
+    if kind.system is not None and kind.system.rstrip("/") not in ACT_CODE:
+        return None
+    return _CLASS_SETTINGS.get((kind.code or "").strip())
+
+
+def _encounter(item: _Item, ctx: _Ctx) -> Encounter | None:
+    m = _model(item, FhirEncounter)
+    setting = _setting(m, ctx.index)
+    if setting is None:
+        return None  # a class that names no eligo setting (field, short stay, ...)
+    status = ctx.choice(item, m.status, "status", _ENCOUNTER_STATUS)
+    start, end = _period(m.period)
+    reasons = [c for cc in m.reasonCode or [] for c in _codings(cc) if c.system != "text"]
+    for ref in m.reasonReference or []:
+        target = ctx.index.resolve(ref)
+        if target is not None and isinstance(target.model, FhirCondition):
+            reasons.extend(c for c in _codings(target.model.code) if c.system != "text")
+    return ctx.build(item, Encounter, id=item.rid, setting=setting, start=start, end=end,
+                     status=status, reasons=tuple(dict.fromkeys(reasons)))
+
+
+def _immunization(item: _Item, ctx: _Ctx) -> Immunization | None:
+    m = _model(item, FhirImmunization)
+    codes = ctx.codes(item, m.vaccineCode, "vaccineCode", "an Immunization's vaccine")
+    status = ctx.choice(item, m.status, "status", _IMMUNIZATION_STATUS)
+    if not codes:
+        return None
+    return ctx.build(item, Immunization, id=item.rid, codes=codes,
+                     date=_date(m.occurrenceDateTime), status=status)
+
+
 # ---- patient-level facts: demographics, pregnancy, stages, biomarkers --------------------
 
 
@@ -1106,15 +1307,36 @@ def _demographics(item: _Item, ctx: _Ctx) -> dict[str, Any]:
         record = ctx.build(item, Address, country=country, region=region, start=start, end=end)
         if record is not None:
             addresses.append(record)
+    races: list[Race] = []
+    ethnicity: Ethnicity | None = None
+    for ext in m.extension or []:
+        if ext.url == US_CORE_RACE:
+            races.extend(r for r in _omb_categories(ext, _RACES) if r not in races)
+        elif ext.url == US_CORE_ETHNICITY:
+            ethnicity = ethnicity or next(iter(_omb_categories(ext, _ETHNICITIES)), None)
     return {"birth_date": _date(m.birthDate), "sex": m.gender,
-            "languages": tuple(languages), "addresses": tuple(addresses)}
+            "languages": tuple(languages), "addresses": tuple(addresses),
+            "race": tuple(races), "ethnicity": ethnicity}
+
+
+def _omb_categories(ext: Extension, table: Mapping[str, A]) -> list[A]:
+    """The OMB categories of a US Core race or ethnicity extension's `ombCategory` codings
+    (CDC Race & Ethnicity codes); other codes (UNK, ASKU, a race code in the ethnicity
+    extension or the reverse) are not read."""
+    out: list[A] = []
+    for sub in ext.extension or []:
+        c = sub.valueCoding
+        if sub.url != "ombCategory" or c is None \
+                or (c.system or "").rstrip("/") not in CDC_RACE_ETHNICITY:
+            continue
+        hit = table.get((c.code or "").strip())
+        if hit is not None:
+            out.append(hit)
+    return out
 
 
 def _usable(m: FhirObservation) -> bool:
     return m.status not in _VOID
-
-
-A = TypeVar("A")
 
 
 def _answer(cc: CodeableConcept | None, table: dict[str, A]) -> A | None:
@@ -1399,6 +1621,10 @@ def _patient(key: str, items: list[_Item], ctx: _Ctx) -> Patient | None:
             "ResearchSubject", [])) if r is not None),
         adverse_events=tuple(e for e in (_adverse_event(i, ctx) for i in by_type.get(
             "AdverseEvent", [])) if e is not None),
+        encounters=tuple(e for e in (_encounter(i, ctx) for i in by_type.get(
+            "Encounter", [])) if e is not None),
+        immunizations=tuple(x for x in (_immunization(i, ctx) for i in by_type.get(
+            "Immunization", [])) if x is not None),
         biomarkers=tuple(b for b in (_biomarker(o, ctx.index) for o in observations)
                          if b is not None),
         pregnancy=_pregnancy(observations, ctx.index),
