@@ -706,6 +706,24 @@ def test_child_pugh_with_ungraded_ascites_is_decided_when_every_grade_agrees() -
         ToResolve("X1", "the grade of ascites (mild or moderate-severe)"),)
 
 
+def test_child_pugh_reads_ascites_as_has_condition_does() -> None:
+    # Abated only after the as-of date: the ascites still counts at the screening date,
+    # whatever its clinical status says -- for `has condition` and for Child-Pugh alike.
+    ongoing = {"id": "asc", "codes": [{"system": "icd10cm", "code": "R18.8"}],
+               "onset": "2025-06-01", "abatement": "2026-03-01", "clinical_status": "resolved"}
+    patient = person(*LIVER_LABS, conditions=[ongoing], **MAN_65)
+    check("has condition [icd10cm R18.8]", patient, True)
+    result = check("child_pugh >= 9", patient, True)  # 8 - 1 + (2 or 3)
+    assert "ascites on record, grade not recorded" in result.reason
+    assert any(e.record_type == "condition" and e.record_id == "asc" for e in result.evidence)
+    check("child_pugh_class = A", patient, False)
+    # Abated on or before the as-of date: over, for both.
+    for abatement in ("2026-01-15", "2025-12-01"):
+        over = person(*LIVER_LABS, conditions=[{**ongoing, "abatement": abatement}], **MAN_65)
+        check("has condition [icd10cm R18.8]", over, False)
+        assert "no ascites on record" in check("child_pugh >= 9", over, False).reason
+
+
 def test_child_pugh_with_coded_encephalopathy_without_grade() -> None:
     he = [{"codes": [{"system": "icd10cm", "code": "K76.82"}], "onset": "2025-06-01"}]
     patient = person(*LIVER_LABS, conditions=he, **MAN_65)

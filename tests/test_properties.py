@@ -15,6 +15,7 @@ from dataclasses import fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -816,3 +817,106 @@ def test_b4_birth_date_after_as_of_is_unknown_on_both_paths(nct: Screener) -> No
     assert screener.screen(patient, as_of).criteria[0].status is Status.UNKNOWN
     assert screener.statuses(patient, as_of) == (Status.UNKNOWN,)
     assert screener.verdict(patient, as_of) is Verdict.NEEDS_REVIEW
+
+
+# The benchmark's laboratory protocol (benchmarks/labs_protocol.elig): lab limits with units
+# and `x ULN`, Child-Pugh, MELD and eGFR from their inputs, ECOG, serology, a pregnancy test
+# within 14 days, a steroid exposure, a procedure count. Its fast paths read results, scores
+# and conditions without building any text; they must still say what the explanation says.
+LABS_PROTOCOL = Path(__file__).resolve().parents[1] / "benchmarks" / "labs_protocol.elig"
+LABS_AS_OF = date(2024, 6, 1)
+# The protocol's laboratory panel: LOINC code, the units it is written in (canonical first,
+# then other spellings or units, some that do not convert) and a normal range.
+LAB_PANEL = (("1975-2", ("mg/dL", "mg/dl", "umol/L", "g/L"), 0.3, 1.2),
+             ("1751-7", ("g/dL", "g/L"), 3.5, 5.0), ("6301-6", ("{INR}", "1"), 0.9, 1.2),
+             ("2160-0", ("mg/dL", "umol/L"), 0.6, 1.2), ("1742-6", ("U/L", "IU/L", "mg"), 7, 56),
+             ("777-3", ("10*9/L", "10*3/uL", "/uL"), 150, 400))
+QUALITATIVE = ("5196-1", "13955-0", "56888-1", "2118-8")  # HBsAg, HCV Ab, HIV Ab, serum hCG
+ANSWERS = ("Positive", "Negative", "Reactive", "Non-Reactive", "Not detected", "Indeterminate",
+           "LA6576-8", "see report", True, False, 0.4, None)
+ECOG_LEVELS = (0, 1, 2, 3.0, 4, 6, "1", "ECOG 2", "PS 3", "II", "1-2", None)
+WEST_HAVEN = ("0", "2", "grade III", 4, "none", None)
+LABS_CONDITIONS = ("K74.60", "K74.60", "R18.8", "K70.31", "K76.82", "C22.0", "Z94.4", "I85.01",
+                   "E11.9")
+
+
+def _back(draw: st.DrawFn, fresh: int, stale: int = 400) -> date | None:
+    """A day before the as-of date: mostly within ``fresh`` days, else up to ``stale``,
+    now and then undated or after it."""
+    roll = draw(st.integers(0, 19))
+    if roll == 19:
+        return None
+    if roll == 18:
+        return LABS_AS_OF + timedelta(days=draw(st.integers(1, 5)))
+    limit = fresh if roll < 14 else stale
+    return LABS_AS_OF - timedelta(days=draw(st.integers(0, limit)))
+
+
+@st.composite
+def labs_patients(draw: st.DrawFn) -> Patient:
+    """Patients for the lab protocol at LABS_AS_OF: a lab panel that is mostly complete and
+    fresh (so scores are often decided, and sometimes open), serology, ECOG, West Haven
+    grades, liver conditions with every status, steroids, paracenteses, dialysis, TIPS."""
+    observations = []
+    for code, units, low, high in LAB_PANEL:
+        for _ in range(draw(st.sampled_from((1, 1, 1, 0, 2)))):
+            roll = draw(st.integers(0, 11))  # mostly normal, some abnormal, few unreadable
+            value = draw(st.floats(low, high) if roll < 6 else st.floats(0, 8 * high)
+                         if roll < 11 else st.sampled_from([None, "high"]))
+            observations.append(Observation(
+                codes=(Coding(system="loinc", code=code),), value=value,
+                unit=units[0] if draw(st.integers(0, 3)) else draw(st.sampled_from(units)),
+                reference_high=draw(st.one_of(st.none(), st.floats(high / 2, high * 2))),
+                date=_back(draw, 30),
+                status=None if draw(st.integers(0, 4)) else draw(st.sampled_from(
+                    ["final", "amended", "cancelled", "entered-in-error", "registered"]))))
+    for code in QUALITATIVE:
+        if draw(st.booleans()):
+            observations.append(Observation(codes=(Coding(system="loinc", code=code),),
+                                            value=draw(st.sampled_from(ANSWERS)),
+                                            date=_back(draw, 90)))
+    if draw(st.booleans()):
+        observations.append(Observation(codes=(Coding(system="loinc", code="89247-1"),),
+                                        value=draw(st.sampled_from(ECOG_LEVELS)),
+                                        date=_back(draw, 30)))
+    if draw(st.integers(0, 3)) == 0:
+        observations.append(Observation(codes=(Coding(system="eligo", code="west_haven"),),
+                                        value=draw(st.sampled_from(WEST_HAVEN)),
+                                        date=_back(draw, 30)))
+    conditions = [Condition(codes=(CIRRHOSIS[0],), onset=_back(draw, 3000))] \
+        if draw(st.integers(0, 4)) else []
+    conditions += [Condition(
+        codes=(Coding(system="icd10cm", code=draw(st.sampled_from(LABS_CONDITIONS))),),
+        onset=_back(draw, 3000, 9000), abatement=draw(maybe_days),
+        clinical_status=draw(st.sampled_from([None, "active", "relapse", "inactive",
+                                              "resolved"])),
+        verification_status=draw(st.sampled_from([None, "confirmed", "refuted"])),
+    ) for _ in range(draw(st.integers(0, 3)))]
+    procedures = [Procedure(
+        codes=(Coding(system="cpt", code=draw(st.sampled_from(("49082", "90935", "37182")))),),
+        date=_back(draw, 10, 500), status=draw(st.sampled_from([None, "completed", "not-done"])),
+    ) for _ in range(draw(st.integers(0, 4)))]
+    medications = [Medication(
+        codes=(Coding(system="atc", code="H02AB06"),), start=_back(draw, 200, 400),
+        end=_back(draw, 30), status=draw(st.sampled_from([None, "active", "not-taken"])),
+    ) for _ in range(draw(st.integers(0, 2)))]
+    return Patient(
+        id="L1",
+        birth_date=draw(st.dates(date(1940, 1, 1), date(2008, 12, 31)))
+        if draw(st.integers(0, 9)) else None,
+        sex=draw(st.sampled_from([None, "female", "male", "male", "female"])),
+        conditions=tuple(conditions), medications=tuple(medications),
+        procedures=tuple(procedures), observations=tuple(observations),
+    )
+
+
+@pytest.fixture(scope="module")
+def labs() -> Screener:
+    return Screener(load_protocol(LABS_PROTOCOL))
+
+
+@PROPERTY
+@given(labs_patients(), st.one_of(st.just(LABS_AS_OF), as_of_dates))
+def test_lab_protocol_fast_path_matches_explanation(labs: Screener, patient: Patient,
+                                                    as_of: date) -> None:
+    _agree(labs, patient, as_of)

@@ -490,10 +490,24 @@ def _build_junction(parts: list[Node], stop: bool) -> Node:
         return result
 
     def explain(ctx: Context) -> Finding:
-        # Explain only the operands that decide the value: they are the reason.
-        truths = [t(ctx) for t in tests]
-        truth = kleene(truths, stop)
-        found = [p.explain(ctx) for p, t in zip(parts, truths, strict=True) if t is truth]
+        # The operands that decide the value are the reason. Each operand is explained once
+        # (its finding carries its value: no test runs first); once one decides the value
+        # alone, the rest are tested and only those that decide it too are explained.
+        found: list[Finding] = []
+        decided = False
+        for p in parts:
+            if decided:
+                if p.test(ctx) is stop:
+                    found.append(p.explain(ctx))
+                continue
+            f = p.explain(ctx)
+            if f.truth is stop:
+                decided, found = True, [f]
+            else:
+                found.append(f)
+        truth: Truth = stop if decided else kleene([f.truth for f in found], stop)
+        if not decided:
+            found = [f for f in found if f.truth is truth]
         evidence, missing = gather(found)
         return Finding(truth, join_reasons(found), evidence, missing if truth is None else ())
 

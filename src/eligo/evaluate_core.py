@@ -26,9 +26,12 @@ from eligo.result import Evidence
 from eligo.terminology import CodeMatcher, compile_matcher
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """The explained value of one expression."""
+class Finding(NamedTuple):
+    """The explained value of one expression (immutable: findings may be shared).
+
+    A named tuple rather than a frozen dataclass: an explained screening makes dozens of
+    them per patient, and a tuple is several times cheaper to make.
+    """
 
     truth: Truth
     reason: str

@@ -5,11 +5,12 @@ builder returns the same ``Node(test, explain)`` pair as every other rule."""
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from eligo import derived, valueset_library
 from eligo import observations as obs
@@ -25,26 +26,25 @@ from eligo.evaluate_core import (
     kleene_or,
 )
 from eligo.measurements import (
+    Missing,
     NoReading,
-    ObservationIndex,
     Reading,
+    ResultIndex,
     canonical,
-    codes_of,
     describe,
-    index_observations,
-    latest,
     number_text,
     recent,
 )
 from eligo.observations import ObservationEntry
-from eligo.records import Context, Truth, age_in, counted, matching_coding
+from eligo.patient import Coding, Condition, Procedure
+from eligo.records import Context, Truth, age_in, counted, matching_coding, record_truth
 from eligo.result import Evidence
 from eligo.terminology import CodeMatcher, compile_matcher
 from eligo.units import convert
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge,
 }
 _POSITIVE_WORDS = {"positive": "positive", "detected": "positive", "reactive": "positive",
                    "negative": "negative", "undetected": "negative",
@@ -56,25 +56,34 @@ def _amount(amount: int, unit: str) -> str:
     return f"{amount} {unit[:-1] if amount == 1 else unit}"
 
 
-def observation_index(ctx: Context) -> ObservationIndex:
-    """The patient's observations by coding, built once per evaluation."""
-    found = ctx.memo.get("observation-index")
+def result_index(ctx: Context) -> ResultIndex:
+    """The patient's counted results by library entry, built once per evaluation."""
+    found = ctx.memo.get("results")
     if found is None:
-        found = ctx.memo["observation-index"] = index_observations(ctx.patient)
+        found = ctx.memo["results"] = ResultIndex(ctx.patient, ctx.as_of)
     return found  # type: ignore[return-value]
 
 
-def _observation_period(timing: r.Timing | None, entry_days: int, env: Env
-                        ) -> tuple[PeriodOf, str, str]:
-    """Where to look for a result: the entry's freshness window unless the rule says.
+class _Where(NamedTuple):
+    """Where to look for a result: the period (a function of the context), the period in
+    words (``in the last 30 days``), what a result before it is older than (``30 days``,
+    for the reason of a stale result) and, for a freshness window, its length."""
 
-    Also the period in words (``in the last 30 days``) and what a result before it is
-    older than (``30 days``), for the reason of a stale result.
-    """
+    period_of: PeriodOf
+    when: str
+    older_than: str
+    fresh: timedelta | None = None
+
+
+def _observation_period(timing: r.Timing | None, entry_days: int, env: Env) -> _Where:
+    """Where to look for a result: the entry's freshness window unless the rule says."""
     if timing is None:
+        span = timedelta(days=entry_days)
+
         def fresh(ctx: Context) -> tuple[tuple[date, date] | None, str | None]:
-            return (ctx.as_of - timedelta(days=entry_days), ctx.as_of), None
-        return fresh, f"in the last {entry_days} days", _amount(entry_days, "days")
+            return (ctx.as_of - span, ctx.as_of), None
+        return _Where(fresh, f"in the last {entry_days} days", _amount(entry_days, "days"),
+                      span)
     period_of, when = build_period(timing, env)
     when = when.strip()
     match timing:
@@ -84,7 +93,7 @@ def _observation_period(timing: r.Timing | None, entry_days: int, env: Env
             older_than = _amount(high, unit)
         case _:
             older_than = when.removeprefix("since ")
-    return period_of, when, older_than
+    return _Where(period_of, when, older_than)
 
 
 def _no_period(entry: ObservationEntry, problem: str | None, when: str) -> NoReading:
@@ -155,10 +164,18 @@ def _comparison(node: r.Compare | r.Between | r.InList, entry: ObservationEntry 
         case r.Compare(_, op, value):
             bound = _bound(entry, value, unit)
             compare = _OPS[op]
+            fixed = bound.value
 
-            def check(v: Any, uln: float | None) -> Truth:
-                b = bound.resolve(uln)
-                return None if b is None else compare(v, b)
+            if bound.uln_times is not None:
+                def check(v: Any, uln: float | None) -> Truth:
+                    b = bound.resolve(uln)
+                    return None if b is None else compare(v, b)
+            elif fixed is None:
+                def check(v: Any, uln: float | None) -> Truth:
+                    return None
+            else:
+                def check(v: Any, uln: float | None) -> Truth:
+                    return compare(v, fixed)
             return check, f"{op} {bound.said}"
         case r.Between(_, low, high, between_unit):
             lo = _bound(entry, r.Quantity(low, between_unit), unit)
@@ -184,42 +201,97 @@ def _shown_value(entry: ObservationEntry, reading: Reading) -> str:
     return text
 
 
-def _finder(entry: ObservationEntry, timing: r.Timing | None, env: Env
-            ) -> Callable[[Context], Reading | NoReading]:
-    """The most recent result of ``entry`` in the rule's time (else its freshness window)."""
-    period_of, when, older_than = _observation_period(timing, entry.freshness_days, env)
+FindValue = Callable[[Context], Reading | Missing]
+Find = Callable[[Context], Reading | NoReading]
+_MEMO_LIMIT = 4096  # distinct labels remembered per rule (they come from patients' records)
+
+
+def _finders(entry: ObservationEntry, where: _Where) -> tuple[FindValue, Find]:
+    """The most recent result of ``entry`` in a period (the rule's time, else the entry's
+    freshness window): read without words, for the status-only path, and explained.
+
+    Both read the same memoised result, so they always agree on the value.
+    """
+    period_of, when, older_than, span = where
+
+    if span is not None:  # the entry's freshness window, the common case: written out
+        def find_value(ctx: Context) -> Reading | Missing:
+            as_of = ctx.as_of
+            return result_index(ctx).latest_value(entry, (as_of - span, as_of))
+    else:
+        def find_value(ctx: Context) -> Reading | Missing:
+            period = period_of(ctx)[0]
+            if period is None:
+                return "missing"
+            return result_index(ctx).latest_value(entry, period)
 
     def find(ctx: Context) -> Reading | NoReading:
         period, problem = period_of(ctx)
         if period is None:
             return _no_period(entry, problem, when)
-        return latest(ctx.patient, entry, ctx.as_of, period, when, older_than,
-                      observation_index(ctx))
+        return result_index(ctx).latest(entry, period, when, older_than)
 
-    return find
+    return find_value, find
+
+
+def _finder_pair(entry: ObservationEntry, timing: r.Timing | None, env: Env
+                 ) -> tuple[FindValue, Find]:
+    return _finders(entry, _observation_period(timing, entry.freshness_days, env))
+
+
+def _level_of(entry: ObservationEntry) -> Callable[[object], int | None]:
+    """:func:`eligo.observations.ordinal_index` for ``entry``, remembering the labels seen."""
+    seen: dict[tuple[type, object], int | None] = {}
+
+    def level(label: object) -> int | None:
+        key = (label.__class__, label)
+        if key in seen:
+            return seen[key]
+        found = obs.ordinal_index(entry, label)
+        if len(seen) < _MEMO_LIMIT:
+            seen[key] = found
+        return found
+
+    return level
+
+
+def _polarity_of(entry: ObservationEntry) -> Callable[[object], str | None]:
+    """:func:`eligo.observations.normalise_qualitative` for ``entry``, remembering answers."""
+    seen: dict[tuple[type, object], str | None] = {}
+
+    def polarity(value: object) -> str | None:
+        key = (value.__class__, value)
+        if key in seen:
+            return seen[key]
+        found = obs.normalise_qualitative(entry, value)
+        if len(seen) < _MEMO_LIMIT:
+            seen[key] = found
+        return found
+
+    return polarity
 
 
 def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: ObservationEntry,
                               env: Env) -> Node:
     check, said = _comparison(node, entry)
-    find = _finder(entry, node.timing, env)
-    ordinal = entry.kind == "ordinal"
+    find_value, find = _finder_pair(entry, node.timing, env)
+    level = _level_of(entry) if entry.kind == "ordinal" else None
     # bmi, qtcf: computed from their inputs when no result is recorded in the period (none
     # at all, or only older ones); a recorded result that cannot be read stays UNKNOWN.
     fallback = derived.lookup(entry.name)
     computed = build_score_compare(node, fallback, env) if fallback is not None else None
+    computed_test = computed.test if computed is not None else None
 
     def value_of(reading: Reading) -> Any:
-        return obs.ordinal_index(entry, reading.value) if ordinal else reading.value
-
+        return reading.value if level is None else level(reading.value)
 
     def test(ctx: Context) -> Truth:
-        reading = find(ctx)
-        if isinstance(reading, NoReading):
-            if computed is not None and reading.kind != "unreadable":
-                return computed.test(ctx)
+        reading = find_value(ctx)
+        if isinstance(reading, str):  # no usable result
+            if computed_test is not None and reading != "unreadable":
+                return computed_test(ctx)
             return None
-        value = value_of(reading)
+        value = reading.value if level is None else level(reading.value)
         return None if value is None else check(value, reading.uln)
 
     def explain(ctx: Context) -> Finding:
@@ -257,10 +329,17 @@ def build_result_test(node: r.ResultTest, env: Env) -> Node:
     parts = [_build_one_result(entry, wanted, node.timing, env) for entry in entries]
     if len(parts) == 1:
         return parts[0]
-    tests = [p.test for p in parts]
+    tests = tuple(p.test for p in parts)
 
     def test(ctx: Context) -> Truth:
-        return kleene_or(t(ctx) for t in tests)
+        result: Truth = False
+        for t in tests:
+            v = t(ctx)
+            if v is True:
+                return True
+            if v is None:
+                result = None
+        return result
 
     def explain(ctx: Context) -> Finding:
         found = [p.explain(ctx) for p in parts]
@@ -275,19 +354,20 @@ def build_result_test(node: r.ResultTest, env: Env) -> Node:
 
 def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | None,
                       env: Env) -> Node:
-    find = _finder(entry, timing, env)
+    find_value, find = _finder_pair(entry, timing, env)
+    polarity_of = _polarity_of(entry)
 
-
-    def truth_of(reading: Reading | NoReading) -> tuple[Truth, str | None]:
-        if isinstance(reading, NoReading):
-            return None, None
-        polarity = obs.normalise_qualitative(entry, reading.value)
+    def truth_of(reading: Reading) -> tuple[Truth, str | None]:
+        polarity = polarity_of(reading.value)
         if polarity is None or (polarity == "indeterminate" and wanted != "indeterminate"):
             return None, polarity
         return polarity == wanted, polarity
 
     def test(ctx: Context) -> Truth:
-        return truth_of(find(ctx))[0]
+        reading = find_value(ctx)
+        if isinstance(reading, str):  # no usable result
+            return None
+        return truth_of(reading)[0]
 
     def explain(ctx: Context) -> Finding:
         reading = find(ctx)
@@ -323,7 +403,7 @@ AGGREGATE_FUNCTIONS = tuple(_AGGREGATES)
 
 def build_aggregate(node: r.Aggregate, entry: ObservationEntry, env: Env) -> Node:
     check, said = _comparison(r.Compare(node.subject, node.op, node.value), entry)
-    period_of, when, _ = _observation_period(node.timing, entry.freshness_days, env)
+    period_of, when, _, _ = _observation_period(node.timing, entry.freshness_days, env)
     function = _AGGREGATES[node.function]
     unit = f" {entry.unit}" if entry.unit else ""
 
@@ -332,8 +412,7 @@ def build_aggregate(node: r.Aggregate, entry: ObservationEntry, env: Env) -> Nod
         wanted = f"{node.count} {entry.title} results {when}"
         if period is None:
             return None, _no_period(entry, problem, when).reason, (), (wanted,)
-        good, bad = recent(ctx.patient, entry, ctx.as_of, period, node.count,
-                           observation_index(ctx))
+        good, bad = recent(result_index(ctx).results(entry), entry, period, node.count)
         found: list[Reading | NoReading] = [*good, *bad]
         found.sort(key=lambda g: g.observation.date if g.observation and g.observation.date
                    else date.min, reverse=True)  # newest first, as they were read
@@ -362,12 +441,15 @@ def build_aggregate(node: r.Aggregate, entry: ObservationEntry, env: Env) -> Nod
 # ---- derived scores --------------------------------------------------------------------
 
 _ASCITES = ("mild", "moderate_severe")
+_NO_ASCITES = ("none",)
 _ENCEPHALOPATHY_BY_GRADE = {0: "none", 1: "grade_1_2", 2: "grade_1_2", 3: "grade_3_4",
                             4: "grade_3_4"}
+_SOME_ENCEPHALOPATHY = ("grade_1_2", "grade_3_4")
+_NO_ENCEPHALOPATHY = ("none",)
+_SEXES = (True, False)
 
 
-@dataclass(frozen=True, slots=True)
-class _Input:
+class _Input(NamedTuple):
     """What the profile says of one formula input: candidate values, or why none."""
 
     name: str
@@ -377,6 +459,20 @@ class _Input:
     missing: str | None = None
 
 
+Candidates = tuple[Any, ...]
+
+
+class _Source(NamedTuple):
+    """Where one formula input comes from: its candidate values (none: missing), read
+    without words for the status-only path, and the same candidates explained.
+
+    ``explain`` is given what ``values`` read, so the two paths always agree.
+    """
+
+    values: Callable[[Context], Candidates]
+    explain: Callable[[Context, Candidates], _Input]
+
+
 @cache
 def _matcher(name: str) -> CodeMatcher:
     """The matcher of a library value set that scores read (ascites, dialysis...)."""
@@ -384,22 +480,36 @@ def _matcher(name: str) -> CodeMatcher:
     return compile_matcher(entry.codes if entry is not None else ())
 
 
-def _active_condition(ctx: Context, valueset: str) -> Evidence | None:
+def _condition_finder(valueset: str, env: Env
+                      ) -> Callable[[Context], tuple[Condition, Coding] | None]:
+    """The first condition in a library value set that ``has condition`` would count at the
+    as-of date (the same rule: :func:`eligo.records.record_truth`), with its coding."""
     matcher = _matcher(valueset)
-    for c in ctx.patient.conditions:
-        coding = matching_coding(c.codes, matcher)
-        if coding is None or not counted(c):
-            continue
-        if c.onset is not None and c.onset > ctx.as_of:
-            continue
-        if (c.abatement is None or c.abatement > ctx.as_of) and c.clinical_status in (
-                "active", "recurrence", "relapse", None):
-            return Evidence(record_type="condition", record_id=c.id, system=coding.system,
-                            code=coding.code, display=coding.display, date=c.onset)
-    return None
+    bit = env.codes.bit(matcher)
+
+    def first(ctx: Context) -> tuple[Condition, Coding] | None:
+        union, entries = ctx.conditions_index
+        if not union & bit:
+            return None
+        as_of = ctx.as_of
+        for record, mask in entries:
+            if mask & bit and isinstance(record, Condition) and \
+                    record_truth("condition", record, as_of, None):
+                coding = matching_coding(record.codes, matcher)
+                if coding is not None:
+                    return record, coding
+        return None
+
+    return first
 
 
-Periods = Callable[[int], tuple[PeriodOf, str, str]]
+def _condition_evidence(found: tuple[Condition, Coding]) -> tuple[Evidence, ...]:
+    c, coding = found
+    return (Evidence(record_type="condition", record_id=c.id, system=coding.system,
+                     code=coding.code, display=coding.display, date=c.onset),)
+
+
+Periods = Callable[[int], _Where]
 
 
 def _periods(timing: r.Timing | None, env: Env) -> Periods:
@@ -409,89 +519,183 @@ def _periods(timing: r.Timing | None, env: Env) -> Periods:
         # Built now, not while screening: an anchor registers its codes in the index.
         fixed = _observation_period(timing, 0, env)
         return lambda days: fixed
-    made: dict[int, tuple[PeriodOf, str, str]] = {}
+    made: dict[int, _Where] = {}
 
-    def of(days: int) -> tuple[PeriodOf, str, str]:
+    def of(days: int) -> _Where:
         if days not in made:
             made[days] = _observation_period(None, days, env)
         return made[days]
     return of
 
 
-def _read_input(name: str, ctx: Context, periods: Periods) -> _Input:
-    patient, as_of = ctx.patient, ctx.as_of
+def _source(name: str, periods: Periods, env: Env) -> _Source:
+    """How input ``name`` of a score is read from the profile."""
     if name == "age_years":
-        birth = patient.birth_date
-        if birth is None or birth > as_of:
-            return _Input(name, (), "age unknown", missing="birth date")
-        age = age_in(birth, as_of, "years")
-        return _Input(name, (age,), f"age {age}")
+        def age(ctx: Context) -> Candidates:
+            birth = ctx.patient.birth_date
+            if birth is None or birth > ctx.as_of:
+                return ()
+            return (age_in(birth, ctx.as_of, "years"),)
+
+        def explain_age(ctx: Context, found: Candidates) -> _Input:
+            if not found:
+                return _Input(name, found, "age unknown", missing="birth date")
+            return _Input(name, found, f"age {found[0]}")
+        return _Source(age, explain_age)
     if name == "female":
-        if patient.sex in ("female", "male"):
-            return _Input(name, (patient.sex == "female",), f"sex {patient.sex}")
-        return _Input(name, (True, False), "sex not recorded as female or male",
-                      missing="the patient's sex (female or male)")
+        def female(ctx: Context) -> Candidates:
+            sex = ctx.patient.sex
+            if sex == "female" or sex == "male":
+                return (sex == "female",)
+            return _SEXES
+
+        def explain_female(ctx: Context, found: Candidates) -> _Input:
+            if len(found) == 1:
+                return _Input(name, found, f"sex {ctx.patient.sex}")
+            return _Input(name, found, "sex not recorded as female or male",
+                          missing="the patient's sex (female or male)")
+        return _Source(female, explain_female)
     if name == "dialysis_twice_last_week":
-        matcher = _matcher("dialysis")
-        week = [p for p in patient.procedures if matching_coding(p.codes, matcher)
-                and counted(p) and p.date is not None
-                and as_of - timedelta(days=7) <= p.date <= as_of]
-        return _Input(name, (len(week) >= 2,), f"{len(week)} dialysis sessions in the last week")
+        bit = env.codes.bit(_matcher("dialysis"))
+        week = timedelta(days=7)
+
+        def sessions(ctx: Context) -> int:
+            union, entries = ctx.procedures()
+            if not union & bit:
+                return 0
+            as_of = ctx.as_of
+            start = as_of - week
+            count = 0
+            for p, mask in entries:
+                if mask & bit and isinstance(p, Procedure) and counted(p) \
+                        and p.date is not None and start <= p.date <= as_of:
+                    count += 1
+            return count
+
+        def dialysis(ctx: Context) -> Candidates:
+            return (sessions(ctx) >= 2,)
+
+        def explain_dialysis(ctx: Context, found: Candidates) -> _Input:
+            return _Input(name, found, f"{sessions(ctx)} dialysis sessions in the last week")
+        return _Source(dialysis, explain_dialysis)
     if name == "ascites":
-        found = _active_condition(ctx, "ascites")
-        if found is None:
-            return _Input(name, ("none",), "no ascites on record")
-        return _Input(name, _ASCITES, "ascites on record, grade not recorded", (found,),
-                      "the grade of ascites (mild or moderate-severe)")
+        ascites_on_record = _condition_finder("ascites", env)
+        no_ascites = _Input(name, _NO_ASCITES, "no ascites on record")
+
+        def ascites(ctx: Context) -> Candidates:
+            return _NO_ASCITES if ascites_on_record(ctx) is None else _ASCITES
+
+        def explain_ascites(ctx: Context, found: Candidates) -> _Input:
+            record = ascites_on_record(ctx)
+            if record is None:
+                return no_ascites
+            return _Input(name, found, "ascites on record, grade not recorded",
+                          _condition_evidence(record),
+                          "the grade of ascites (mild or moderate-severe)")
+        return _Source(ascites, explain_ascites)
     if name == "encephalopathy":
-        grade_entry = obs.lookup("west_haven")
-        if grade_entry is not None:
-            period_of, when, older_than = periods(grade_entry.freshness_days)
-            period, _ = period_of(ctx)
-            if period is not None:
-                reading = latest(patient, grade_entry, as_of, period, when, older_than,
-                                 observation_index(ctx))
-                if isinstance(reading, Reading):
-                    index = obs.ordinal_index(grade_entry, reading.value)
-                    if index is not None:
-                        grade = _ENCEPHALOPATHY_BY_GRADE[index]
-                        return _Input(name, (grade,), f"West Haven grade {reading.value}",
-                                      _evidence(reading))
-        found = _active_condition(ctx, "hepatic_encephalopathy")
-        if found is None:
-            return _Input(name, ("none",), "no hepatic encephalopathy on record")
-        return _Input(name, ("grade_1_2", "grade_3_4"),
-                      "hepatic encephalopathy on record, grade not recorded", (found,),
+        return _encephalopathy_source(periods, env)
+    return _observed_source(name, periods)
+
+
+def _encephalopathy_source(periods: Periods, env: Env) -> _Source:
+    """Hepatic encephalopathy: the newest readable West Haven grade, else a coded
+    hepatic encephalopathy (every grade a candidate), else none."""
+    name = "encephalopathy"
+    on_record = _condition_finder("hepatic_encephalopathy", env)
+    nothing = _Input(name, _NO_ENCEPHALOPATHY, "no hepatic encephalopathy on record")
+    grade_entry = obs.lookup("west_haven")
+    if grade_entry is not None:
+        find_grade, _ = _finders(grade_entry, periods(grade_entry.freshness_days))
+        level = _level_of(grade_entry)
+
+    def graded(ctx: Context) -> tuple[str, Reading] | None:
+        if grade_entry is None:
+            return None
+        reading = find_grade(ctx)
+        if isinstance(reading, str):
+            return None
+        index = level(reading.value)
+        return None if index is None else (_ENCEPHALOPATHY_BY_GRADE[index], reading)
+
+    def encephalopathy(ctx: Context) -> Candidates:
+        grade = graded(ctx)
+        if grade is not None:
+            return (grade[0],)
+        return _NO_ENCEPHALOPATHY if on_record(ctx) is None else _SOME_ENCEPHALOPATHY
+
+    def explain(ctx: Context, found: Candidates) -> _Input:
+        grade = graded(ctx)
+        if grade is not None:
+            reading = grade[1]
+            return _Input(name, found, f"West Haven grade {reading.value}", _evidence(reading))
+        record = on_record(ctx)
+        if record is None:
+            return nothing
+        return _Input(name, found, "hepatic encephalopathy on record, grade not recorded",
+                      _condition_evidence(record),
                       "the West Haven grade of hepatic encephalopathy")
+
+    return _Source(encephalopathy, explain)
+
+
+def _observed_source(name: str, periods: Periods) -> _Source:
+    """An input read from the newest fresh result of a library observation, in the unit
+    the formula takes (``ast_uln_u_l``: that result's upper limit of normal)."""
     entry_name, unit = derived.OBSERVED_INPUTS.get(name, ("", None))
-    if name == "ast_uln_u_l":
+    uln_of_result = name == "ast_uln_u_l"
+    if uln_of_result:
         entry_name, unit = "ast", "U/L"
     entry = obs.lookup(entry_name) if entry_name else None
     if entry is None:
-        return _Input(name, (), f"{name} is not recorded", missing=None)
-    period_of, when, older_than = periods(entry.freshness_days)
-    period, problem = period_of(ctx)
-    if period is None:
-        gap = _no_period(entry, problem, when)
-        return _Input(name, (), gap.reason, missing=gap.missing)
-    reading = latest(patient, entry, as_of, period, when, older_than, observation_index(ctx))
-    if isinstance(reading, NoReading):
-        return _Input(name, (), reading.reason, _evidence(reading), reading.missing)
-    raw = reading.uln if name == "ast_uln_u_l" else reading.value
-    if raw is None:
-        return _Input(name, (), f"no upper limit of normal for {entry.title}",
-                      _evidence(reading), f"the reference range of {entry.title}")
-    value = float(raw)
-    if unit is not None and entry.unit is not None and unit != entry.unit:
-        value = convert(value, entry.unit, unit, molar_factor=entry.molar_mass,
-                        iu_equals_u=entry.iu_equals_u)
-    if name == "ast_uln_u_l":
-        source = ("the laboratory's range" if reading.observation.reference_high is not None
-                  else "the library's typical range")
-        return _Input(name, (value,), f"upper limit of normal for {entry.title} "
-                      f"{value:g} {unit} ({source})", _evidence(reading))
-    return _Input(name, (value,), f"{entry.title} {_shown_value(entry, reading)}",
-                  _evidence(reading))
+        def nothing(ctx: Context) -> Candidates:
+            return ()
+
+        def explain_nothing(ctx: Context, found: Candidates) -> _Input:
+            return _Input(name, found, f"{name} is not recorded", missing=None)
+        return _Source(nothing, explain_nothing)
+    where = periods(entry.freshness_days)
+    find_value, _ = _finders(entry, where)
+    # The unit the formula takes, when the entry's canonical unit is another one.
+    target = unit if unit is not None and entry.unit is not None and unit != entry.unit \
+        else None
+    canonical_unit = entry.unit or ""
+
+    def values(ctx: Context) -> Candidates:
+        reading = find_value(ctx)
+        if isinstance(reading, str):
+            return ()
+        raw = reading.uln if uln_of_result else reading.value
+        if raw is None:
+            return ()
+        value = float(raw)
+        if target is not None:
+            value = convert(value, canonical_unit, target, molar_factor=entry.molar_mass,
+                            iu_equals_u=entry.iu_equals_u)
+        return (value,)
+
+    period_of, when, older_than, _ = where
+
+    def explain(ctx: Context, found: Candidates) -> _Input:
+        period, problem = period_of(ctx)
+        if period is None:
+            gap = _no_period(entry, problem, when)
+            return _Input(name, found, gap.reason, missing=gap.missing)
+        reading = result_index(ctx).latest(entry, period, when, older_than)
+        if isinstance(reading, NoReading):
+            return _Input(name, found, reading.reason, _evidence(reading), reading.missing)
+        if not found:
+            return _Input(name, found, f"no upper limit of normal for {entry.title}",
+                          _evidence(reading), f"the reference range of {entry.title}")
+        if uln_of_result:
+            source = ("the laboratory's range" if reading.observation.reference_high is not None
+                      else "the library's typical range")
+            return _Input(name, found, f"upper limit of normal for {entry.title} "
+                          f"{found[0]:g} {unit} ({source})", _evidence(reading))
+        return _Input(name, found, f"{entry.title} {_shown_value(entry, reading)}",
+                      _evidence(reading))
+
+    return _Source(values, explain)
 
 
 def _sort_key(value: Any) -> tuple[int, float, str]:
@@ -507,68 +711,101 @@ def build_score_compare(node: r.Compare | r.Between | r.InList, score: DerivedSc
     inputs = [i.name for i in score.spec.inputs]
     required = {i.name for i in score.spec.inputs if i.required}
     timing = node.timing
+    sources = {name: _source(name, periods, env) for name in inputs}
+    function: Callable[..., Any] = score.spec.function
+    pick = score.pick
+    # Read by the status-only path: required inputs first (one missing decides UNKNOWN
+    # before the rest are read), each with the memo key that shares it between scores
+    # (Child-Pugh and MELD read the same bilirubin and INR).
+    plan = tuple((name, ("score-input", name, timing), sources[name].values, name in required)
+                 for name in sorted(inputs, key=lambda name: name not in required))
 
-    def read_input(name: str, ctx: Context) -> _Input:
+    def values_of(name: str, ctx: Context) -> Candidates:
         key = ("score-input", name, timing)
         found = ctx.memo.get(key)
         if found is None:
-            found = ctx.memo[key] = _read_input(name, ctx, periods)
+            found = ctx.memo[key] = sources[name].values(ctx)
         return found  # type: ignore[return-value]
 
-    def assess(ctx: Context) -> tuple[Truth, list[_Input], list[Any], str | None]:
-        read = [read_input(name, ctx) for name in inputs]
-        if any(not i.candidates and i.name in required for i in read):
-            return None, read, [], None
-        return decide(read)
+    def read_input(name: str, ctx: Context) -> _Input:
+        key = ("score-explained", name, timing)
+        found = ctx.memo.get(key)
+        if found is None:
+            found = ctx.memo[key] = sources[name].explain(ctx, values_of(name, ctx))
+        return found  # type: ignore[return-value]
 
-    def decide(read: list[_Input]) -> tuple[Truth, list[_Input], list[Any], str | None]:
+    def test(ctx: Context) -> Truth:
+        memo = ctx.memo
+        known: dict[str, Any] = {}
+        open_: list[tuple[str, Candidates]] = []
+        for name, key, values, needed in plan:
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = values(ctx)
+            if not found:
+                if needed:
+                    return None
+                continue
+            if len(found) == 1:  # type: ignore[arg-type]
+                known[name] = found[0]  # type: ignore[index]
+            else:
+                open_.append((name, found))  # type: ignore[arg-type]
+        if not open_:
+            try:
+                value = pick(function(**known))
+            except ValueError:  # an input the formula cannot take (a zero lab value)
+                return None
+            return check(value, None)
+        # Inputs the record only narrows down: decided when every candidate agrees.
+        truths: set[Truth] = set()
+        names = [name for name, _ in open_]
+        for combo in itertools.product(*(found for _, found in open_)):
+            try:
+                value = pick(function(**known, **dict(zip(names, combo, strict=True))))
+            except ValueError:
+                return None
+            truths.add(check(value, None))
+            if len(truths) > 1:
+                return None
+        return truths.pop()
+
+    def outcomes_of(read: list[_Input]) -> tuple[list[Any], str | None]:
+        """The score for every combination of the candidates (or why it has none)."""
         usable = [i for i in read if i.candidates]
         names = [i.name for i in usable]
         outcomes: list[Any] = []
-        truths: set[Truth] = set()
         for combo in itertools.product(*(i.candidates for i in usable)):
             try:
-                value = derived.compute(score, dict(zip(names, combo, strict=True)))
+                outcomes.append(pick(function(**dict(zip(names, combo, strict=True)))))
             except ValueError as error:
-                return None, read, [], str(error)
-            outcomes.append(value)
-            truths.add(check(value, None))
-        return (truths.pop() if len(truths) == 1 else None), read, outcomes, None
-
-    required_first = sorted(inputs, key=lambda name: name not in required)
-    required_codes = [codes_of(entry) for entry in (
-        obs.lookup(derived.OBSERVED_INPUTS[name][0]) for name in required
-        if derived.OBSERVED_INPUTS.get(name, ("", None))[0]) if entry is not None]
-
-    def test(ctx: Context) -> Truth:
-        # A required lab never recorded decides UNKNOWN at once; so does any missing
-        # required input: stop before reading the rest.
-        recorded = ctx.memo.get("observation-codes")
-        if recorded is None:
-            recorded = ctx.memo["observation-codes"] = frozenset(
-                (c.system, c.code) for o in ctx.patient.observations for c in o.codes)
-        for codes in required_codes:
-            if codes.isdisjoint(recorded):  # type: ignore[arg-type]
-                return None
-        read = []
-        for name in required_first:
-            found = read_input(name, ctx)
-            if not found.candidates and name in required:
-                return None
-            read.append(found)
-        return decide(read)[0]
+                return [], str(error)
+        return outcomes, None
 
     def explain(ctx: Context) -> Finding:
-        truth, read, outcomes, error = assess(ctx)
-        evidence = tuple(dict.fromkeys(e for i in read for e in i.evidence))
-        shown_inputs = [i for i in read
-                        if i.candidates or i.missing or i.name in required]
-        inputs_said = "; ".join(i.said for i in shown_inputs)
+        read = [read_input(name, ctx) for name in inputs]
+        found: list[Evidence] = []
+        parts: list[str] = []  # what each input is (a missing optional one goes unsaid)
+        blocked = False  # a required input is missing
+        for i in read:
+            if i.evidence:
+                found += i.evidence
+            if i.candidates:
+                parts.append(i.said)
+            elif i.name in required:
+                parts.append(i.said)
+                blocked = True
+            elif i.missing:
+                parts.append(i.said)
+        evidence = tuple(dict.fromkeys(found)) if len(found) > 1 else tuple(found)
+        inputs_said = "; ".join(parts)
+        outcomes, error = ([], None) if blocked else outcomes_of(read)
         if not outcomes:
             missing = tuple(i.missing for i in read if i.missing and not i.candidates)
             why = f" ({error})" if error and not missing else ""
             return Finding(None, f"{score.spec.title} cannot be computed{why}: {inputs_said}",
                            evidence, missing or (f"the inputs of {score.spec.title}",))
+        truths = {check(value, None) for value in outcomes}
+        truth = truths.pop() if len(truths) == 1 else None
         shown = ", ".join(_fmt(v) for v in sorted(set(outcomes), key=_sort_key))
         if truth is None:
             missing = tuple(i.missing for i in read if i.missing and len(i.candidates) > 1)

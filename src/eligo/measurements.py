@@ -15,12 +15,11 @@ is compared alike; the cap of 12 digits removes floating-point noise of the conv
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
-from functools import cache
-from typing import Literal
+from functools import cache, lru_cache
+from operator import itemgetter
+from typing import Literal, NamedTuple
 
 from eligo import observations as obs
 from eligo.observations import ObservationEntry
@@ -28,12 +27,17 @@ from eligo.patient import Coding, Observation, Patient
 from eligo.units import UnitError, parse_unit
 
 Period = tuple[date, date]
+Gap = Literal["absent", "stale", "unreadable"]  # why there is no usable result
+Missing = Literal["missing", "unreadable"]  # the same, without looking before the period
 _IGNORED_STATUS = frozenset({"cancelled", "entered-in-error", "registered"})
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """A usable result: ``value`` is canonical for quantities, the raw value otherwise."""
+class Reading(NamedTuple):
+    """A usable result: ``value`` is canonical for quantities, the raw value otherwise.
+
+    (Named tuples, like :class:`NoReading`: immutable, and cheaper to make than a frozen
+    dataclass, which matters at one or more per rule and patient.)
+    """
 
     entry: ObservationEntry
     value: float | str | bool
@@ -42,8 +46,7 @@ class Reading:
     uln: float | None  # upper limit of normal, canonical unit: the lab's, else the library's
 
 
-@dataclass(frozen=True, slots=True)
-class NoReading:
+class NoReading(NamedTuple):
     """Why there is no usable result, and what would provide one.
 
     ``kind`` says which: ``absent`` (no result at all), ``stale`` (only results older than
@@ -55,7 +58,7 @@ class NoReading:
     missing: str
     observation: Observation | None = None
     coding: Coding | None = None
-    kind: Literal["absent", "stale", "unreadable"] = "absent"
+    kind: Gap = "absent"
 
 
 @cache
@@ -67,52 +70,150 @@ def codes_of(entry: ObservationEntry) -> frozenset[tuple[str, str]]:
                       *(("eligo", n) for n in entry.names)])
 
 
-def _coding(observation: Observation, codes: frozenset[tuple[str, str]]) -> Coding | None:
-    for coding in observation.codes:
-        if (coding.system, coding.code) in codes:
-            return coding
+Results = list[tuple[date, Observation, Coding]]
+"""The counted results of one entry: dated on or before the as-of date, not cancelled,
+entered in error or only registered, newest first (same-day results in record order), each
+with its date and the coding it was found by (the first of its codings the entry reads)."""
+_day = itemgetter(0)  # a result's date
+
+
+@cache
+def _library_tables() -> tuple[dict[tuple[str, str], tuple[str, ...]],
+                               Mapping[str, ObservationEntry]]:
+    """Every coding the library reads -> the names of the entries it counts for; and the
+    library by name (to tell its entries from others)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for entry in obs.entries():
+        for code in sorted(codes_of(entry)):
+            found.setdefault(code, []).append(entry.name)
+    return {code: tuple(names) for code, names in found.items()}, obs.library()
+
+
+class ResultIndex:
+    """A patient's counted results by library entry, for one as-of date.
+
+    Each entry's results are kept newest first, found in one pass over the observations;
+    every rule that reads an entry then looks only at its own results. The pass is lazy
+    in time: a rule looking at the last 30 days indexes only the results of those 30 days,
+    and older ones are indexed (and appended, being older) when a rule looks further back
+    or an explanation names the last result before the period.
+    """
+
+    __slots__ = ("_as_of", "_by_code", "_by_entry", "_latest", "_library", "_observations",
+                 "_older", "_since")
+
+    def __init__(self, patient: Patient, as_of: date) -> None:
+        self._as_of = as_of
+        self._observations = patient.observations
+        self._by_code, self._library = _library_tables()
+        self._by_entry: dict[str, Results] = {}
+        self._latest: dict[tuple[str, Period], Reading | Missing] = {}
+        # Every counted result dated from _since up to the as-of date is indexed; _older
+        # are the observations dated before _since that are still to look at.
+        self._since = date.max
+        self._older: tuple[Observation, ...] | list[Observation] = patient.observations
+
+    def _cover(self, start: date) -> None:
+        """Index the results dated from ``start`` on (if not done already)."""
+        as_of = self._as_of
+        entries_of = self._by_code.get
+        tier: dict[str, Results] = {}
+        in_tier = tier.get
+        older: list[Observation] = []
+        keep = older.append
+        for o in self._older:
+            day = o.date
+            if day is None or day > as_of:
+                continue
+            if day < start:
+                keep(o)
+                continue
+            if o.status in _IGNORED_STATUS:
+                continue
+            for coding in o.codes:
+                names = entries_of((coding.system, coding.code))
+                if names is None:
+                    continue
+                for name in names:
+                    found = in_tier(name)
+                    if found is None:
+                        tier[name] = [(day, o, coding)]
+                    elif found[-1][1] is not o:  # found already by an earlier coding
+                        found.append((day, o, coding))
+        by_entry = self._by_entry
+        for name, found in tier.items():
+            if len(found) > 1:
+                found.sort(key=_day, reverse=True)  # stable: record order within a day
+            # All older than what is indexed already: the lists stay newest first.
+            if name in by_entry:
+                by_entry[name].extend(found)
+            else:
+                by_entry[name] = found
+        self._older = older
+        self._since = start
+
+    def results(self, entry: ObservationEntry, since: date = date.min) -> Results:
+        """The counted results of ``entry``, newest first; at least those dated from
+        ``since`` on (all of them by default)."""
+        if self._library.get(entry.name) is not entry:
+            return self._unlisted(entry)
+        if since < self._since:
+            self._cover(since)
+        return self._by_entry.get(entry.name, [])
+
+    def _unlisted(self, entry: ObservationEntry) -> Results:
+        """The results of an entry from outside the library: its codings, read from every
+        observation."""
+        codes = codes_of(entry)
+        found = []
+        for o in self._observations:
+            if o.date is None or o.date > self._as_of or o.status in _IGNORED_STATUS:
+                continue
+            coding = next((c for c in o.codes if (c.system, c.code) in codes), None)
+            if coding is not None:
+                found.append((o.date, o, coding))
+        found.sort(key=_day, reverse=True)
+        return found
+
+    def latest_value(self, entry: ObservationEntry, period: Period
+                     ) -> Reading | Missing:
+        """The most recent result of ``entry`` inside ``period``, read; or only whether
+        there is one that cannot be read (no words, no look before the period: what
+        status-only screening needs). Read once per period."""
+        key = (entry.name, period)
+        found = self._latest.get(key)
+        if found is None:
+            start, end = period
+            found = "missing"
+            for day, o, coding in self.results(entry, start):
+                if day > end:
+                    continue
+                if day >= start:
+                    read = reading(o, coding, entry)
+                    found = read if isinstance(read, Reading) else "unreadable"
+                break
+            self._latest[key] = found
+        return found
+
+    def latest(self, entry: ObservationEntry, period: Period, when: str,
+               older_than: str | None = None) -> Reading | NoReading:
+        """:meth:`latest_value` explained: a missing result says why, in words (the last
+        one before the period, if any)."""
+        found = self.latest_value(entry, period)
+        if isinstance(found, Reading):
+            return found
+        return latest(self.results(entry), entry, period, when, older_than)
+
+
+def newest(found: Results, period: Period) -> tuple[Observation, Coding, bool] | None:
+    """The newest result inside ``period`` (flagged True), else the newest one before it
+    (flagged False: only stale results), else None."""
+    start, end = period
+    for day, o, coding in found:
+        if day > end:
+            continue
+        return o, coding, day >= start
     return None
-
-
-ObservationIndex = dict[tuple[str, str], list[tuple[int, Observation]]]
-
-
-def index_observations(patient: Patient) -> ObservationIndex:
-    """The patient's observations by coding (with their place in the record, which breaks
-    ties between results of the same day), so each entry looks only at its own results."""
-    by_code: ObservationIndex = {}
-    for position, o in enumerate(patient.observations):
-        for c in o.codes:
-            by_code.setdefault((c.system, c.code), []).append((position, o))
-    return by_code
-
-
-def _candidates(patient: Patient, entry: ObservationEntry, index: ObservationIndex | None
-                ) -> tuple[Observation, ...] | list[Observation]:
-    if index is None:
-        return patient.observations
-    found: dict[int, Observation] = {}
-    for code in codes_of(entry):
-        for position, o in index.get(code, ()):
-            found[position] = o
-    return [found[position] for position in sorted(found)]
-
-
-def results(patient: Patient, entry: ObservationEntry, as_of: date, period: Period,
-            index: ObservationIndex | None = None) -> Iterator[tuple[Observation, Coding]]:
-    """Counted results of ``entry`` dated inside ``period``, newest first."""
-    codes = codes_of(entry)
-    found = []
-    for o in _candidates(patient, entry, index):
-        if o.status in _IGNORED_STATUS or o.date is None or o.date > as_of:
-            continue
-        if not period[0] <= o.date <= period[1]:
-            continue
-        coding = _coding(o, codes)
-        if coding is not None:
-            found.append((o, coding))
-    found.sort(key=lambda pair: pair[0].date or date.min, reverse=True)
-    return iter(found)
 
 
 @cache
@@ -159,7 +260,9 @@ def significant_digits(value: float) -> int:
     if magnitude.is_integer() and magnitude < 1e15:
         digits = len(str(int(magnitude)))  # 49000: all five digits, 3.0: one
     else:
-        digits = len(Decimal(repr(magnitude)).normalize().as_tuple().digits)
+        # The shortest repr that reads back as the same float, without its exponent and
+        # the zeros that only place the point: 0.0585 has 3 digits, 1.5e-07 has 2.
+        digits = len(repr(magnitude).partition("e")[0].replace(".", "").strip("0"))
     return min(max(digits, MIN_DIGITS), MAX_DIGITS)
 
 
@@ -175,11 +278,15 @@ def canonical(entry: ObservationEntry, value: float, unit: str | None) -> float 
 
     The result is rounded to the significant digits of ``value`` (see the module notes).
     """
-    digits = significant_digits(value)
     if unit is None or not unit.strip() or unit == entry.unit:
-        return to_digits(float(value), digits)
+        number = float(value)
+        # At most 12 digits (a repr this short has no more): rounding gives it back as is.
+        return number if len(repr(number)) <= 13 else to_digits(number,
+                                                                 significant_digits(number))
     line = _linear(entry, unit)
-    return None if line is None else to_digits(value * line[0] + line[1], digits)
+    if line is None:
+        return None
+    return to_digits(value * line[0] + line[1], significant_digits(value))
 
 
 def number_text(value: object) -> str:
@@ -222,37 +329,44 @@ def reading(o: Observation, coding: Coding, entry: ObservationEntry) -> Reading 
     return Reading(entry, o.value, o, coding, None)
 
 
-def latest(patient: Patient, entry: ObservationEntry, as_of: date, period: Period,
-           when: str, older_than: str | None = None, index: ObservationIndex | None = None,
-           ) -> Reading | NoReading:
-    """The most recent result of ``entry`` inside ``period``.
+@lru_cache(maxsize=1024)
+def _absent(title: str, when: str) -> NoReading:
+    """No result at all (the same words for every patient: made once)."""
+    return NoReading(f"no {title} result {when}", f"{title} result {when}")
+
+
+def latest(found: Results, entry: ObservationEntry, period: Period, when: str,
+           older_than: str | None = None) -> Reading | NoReading:
+    """The most recent of ``found`` (an entry's counted results) inside ``period``, read.
 
     ``when`` says the period in words (``in the last 30 days``); ``older_than`` what a
     result before it is older than (``30 days``), by default the period's first day.
     """
-    for o, coding in results(patient, entry, as_of, period, index):
-        return reading(o, coding, entry)
-    codes = codes_of(entry)
-    older = [(o, c) for o in _candidates(patient, entry, index)
-             if o.date is not None and o.date < period[0] and o.status not in _IGNORED_STATUS
-             and (c := _coding(o, codes)) is not None]
-    if older:
-        last, coding = max(older, key=lambda pair: pair[0].date or date.min)
-        limit = older_than or f"the period asked ({when}, from {period[0]})"
-        return NoReading(f"the last {entry.title} ({describe(last)}) is older than {limit}",
-                         f"{entry.title} result {when}", last, coding, "stale")
-    return NoReading(f"no {entry.title} result {when}", f"{entry.title} result {when}")
+    hit = newest(found, period)
+    if hit is None:
+        return _absent(entry.title, when)
+    last, coding, inside = hit
+    if inside:
+        return reading(last, coding, entry)
+    limit = older_than or f"the period asked ({when}, from {period[0]})"
+    return NoReading(f"the last {entry.title} ({describe(last)}) is older than {limit}",
+                     f"{entry.title} result {when}", last, coding, "stale")
 
 
-def recent(patient: Patient, entry: ObservationEntry, as_of: date, period: Period,
-           count: int, index: ObservationIndex | None = None,
+def recent(found: Results, entry: ObservationEntry, period: Period, count: int,
            ) -> tuple[list[Reading], list[NoReading]]:
     """The ``count`` most recent results inside ``period``, and any that could not be read."""
     good: list[Reading] = []
     bad: list[NoReading] = []
-    for o, coding in results(patient, entry, as_of, period, index):
+    start, end = period
+    for day, o, coding in found:
         if len(good) + len(bad) == count:
             break
-        found = reading(o, coding, entry)
-        (good if isinstance(found, Reading) else bad).append(found)  # type: ignore[arg-type]
+        if not start <= day <= end:
+            continue
+        read = reading(o, coding, entry)
+        if isinstance(read, Reading):
+            good.append(read)
+        else:
+            bad.append(read)
     return good, bad
