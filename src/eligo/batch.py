@@ -43,6 +43,9 @@ from eligo.rules import Protocol
 COLUMNS = ("record", "position", "patient_id", "protocol_id", "verdict", "failed", "unknown",
            "reason")
 ERROR = "ERROR"
+FAIL, UNKNOWN = Status.FAIL, Status.UNKNOWN
+ELIGIBLE, INELIGIBLE = Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value
+NEEDS_REVIEW = Verdict.NEEDS_REVIEW.value
 VERDICTS = (Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value, Verdict.NEEDS_REVIEW.value, ERROR)
 CHUNK = 500  # records per unit of work sent to a worker
 IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: bounded memory, workers never idle
@@ -247,13 +250,12 @@ class _Screeners:
         out: list[tuple[str, ...]] = []
         for pid, screener, ids in self.compiled:
             statuses, first_failure = screener.triage(patient, as_of)
-            failed = [i for i, s in zip(ids, statuses, strict=True) if s is Status.FAIL]
-            unknown = [i for i, s in zip(ids, statuses, strict=True) if s is Status.UNKNOWN]
-            verdict = (Verdict.INELIGIBLE if failed else
-                       Verdict.NEEDS_REVIEW if unknown else Verdict.ELIGIBLE).value
+            failed = [i for i, s in zip(ids, statuses, strict=True) if s is FAIL]
+            unknown = [i for i, s in zip(ids, statuses, strict=True) if s is UNKNOWN]
+            verdict = INELIGIBLE if failed else NEEDS_REVIEW if unknown else ELIGIBLE
             reason = ""
             if first_failure is not None:
-                reason = f"{first_failure.id}: {_one_line(first_failure.reason)}"
+                reason = f"{first_failure[0]}: {_one_line(first_failure[1])}"
             out.append((str(item.number), item.where, patient.id, pid, verdict, ";".join(failed),
                         ";".join(unknown), reason))
         return out
@@ -403,6 +405,9 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
 
     if workers <= 1:
         local = _Screeners(protocols, as_of, fmt, fallback)
+        # The code tables and compiled protocols live as long as the run: keep the
+        # collector's full passes from walking them over and over.
+        gc.freeze()
         for chunk in chunks:
             take(local.chunk(chunk))
     else:

@@ -687,14 +687,15 @@ class Screener:
         return tuple(cc.criterion.id for cc in self._criteria)
 
     def triage(self, patient: Patient, as_of: date
-               ) -> tuple[tuple[Status, ...], CriterionResult | None]:
-        """Every criterion's status and the first failing criterion explained: what a batch
-        row needs, in one evaluation (the explanation reuses what the statuses read)."""
+               ) -> tuple[tuple[Status, ...], tuple[str, str] | None]:
+        """Every criterion's status, and the id and reason of the first failing one: what a
+        batch row needs, in one evaluation (the reason reuses what the statuses read)."""
         ctx = Context(patient, as_of, self._codes)
         statuses = tuple([statuses[test(ctx)] for test, statuses in self._status_tests])
         for cc, status in zip(self._criteria, statuses, strict=True):
             if status is Status.FAIL:
-                return statuses, self._explained(cc, ctx)
+                reason = cc.node.explain(ctx).reason
+                return statuses, (cc.criterion.id, reason[:1].upper() + reason[1:])
         return statuses, None
 
     def explain(self, patient: Patient, as_of: date, criterion_id: str) -> CriterionResult:
