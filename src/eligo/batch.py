@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal, NamedTuple, TextIO
 
 from pydantic import ValidationError
 
@@ -51,14 +51,16 @@ CHUNK = 500  # records per unit of work sent to a worker
 IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: bounded memory, workers never idle
 
 Format = Literal["csv", "ndjson"]
+# What screening a chunk gives back: rows as text, verdict counts, records, input bytes.
+ChunkResult = tuple[str, "Counter[tuple[str, str]]", int, int]
 InputKind = Literal["json", "file", "csv", "decoded"]
 PROFILE_SUFFIXES = (".json", ".yaml", ".yml")
 BULK_SUFFIXES = (".ndjson", ".ndjson.gz")
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One input record: its number (from 1), where it is, and its undecoded content."""
+class Item(NamedTuple):
+    """One input record: its number (from 1), where it is, and its undecoded content (a
+    tuple: chunks of them cross to worker processes, and tuples pickle cheaply)."""
 
     number: int
     where: str
@@ -260,11 +262,11 @@ class _Screeners:
                         ";".join(unknown), reason))
         return out
 
-    def chunk(self, items: Sequence[Item]) -> tuple[str, list[tuple[str, str]], int]:
-        """Formatted rows of a chunk, its (protocol, verdict) pairs and its input size."""
+    def chunk(self, items: Sequence[Item]) -> ChunkResult:
+        """A chunk's formatted rows, its (protocol, verdict) counts, records and input size."""
         rows = [row for item in items for row in self.rows(item)]
-        return (format_rows(rows, self.fmt), [(row[3], row[4]) for row in rows],
-                sum(item.size for item in items))
+        return (format_rows(rows, self.fmt), Counter((row[3], row[4]) for row in rows),
+                len(items), sum(item.size for item in items))
 
 
 def format_rows(rows: Iterable[tuple[str, ...]], fmt: Format) -> str:
@@ -286,7 +288,7 @@ def _init_worker(protocols: Sequence[Protocol], as_of: date | None, fmt: Format,
     _WORKER = _Screeners(protocols, as_of, fmt, default_as_of)
 
 
-def _work(items: Sequence[Item]) -> tuple[str, list[tuple[str, str]], int]:
+def _work(items: Sequence[Item]) -> ChunkResult:
     assert _WORKER is not None
     return _WORKER.chunk(items)
 
@@ -395,11 +397,11 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
     items = read_input(source, skip=previous.records)
     chunks = _chunked(items, CHUNK)
 
-    def take(result: tuple[str, list[tuple[str, str]], int]) -> None:
-        text, verdicts, size = result
+    def take(result: ChunkResult) -> None:
+        text, verdicts, records, size = result
         out.write(text)
         summary.counts.update(verdicts)
-        summary.records += len(verdicts) // max(1, len(protocols))
+        summary.records += records
         if progress is not None:
             progress(size)
 
