@@ -47,7 +47,7 @@ FAIL, UNKNOWN = Status.FAIL, Status.UNKNOWN
 ELIGIBLE, INELIGIBLE = Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value
 NEEDS_REVIEW = Verdict.NEEDS_REVIEW.value
 VERDICTS = (Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value, Verdict.NEEDS_REVIEW.value, ERROR)
-CHUNK = 500  # records per unit of work sent to a worker
+CHUNK = 2000  # records per unit of work sent to a worker
 IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: bounded memory, workers never idle
 
 Format = Literal["csv", "ndjson"]
