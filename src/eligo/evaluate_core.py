@@ -59,6 +59,24 @@ class Env:
     defines: dict[str, Node] = field(default_factory=dict)
 
 
+# What a rule decides about one patient: truth, reason, evidence, what would resolve it.
+Decision = tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]
+
+
+def decision_node(decide: Callable[[Context], Decision]) -> Node:
+    """A rule whose test and explanation share one decision, so they cannot disagree
+    (for rules whose explanation costs little more than the decision itself)."""
+
+    def test(ctx: Context) -> Truth:
+        return decide(ctx)[0]
+
+    def explain(ctx: Context) -> Finding:
+        truth, reason, evidence, missing = decide(ctx)
+        return Finding(truth, reason, evidence, missing if truth is None else ())
+
+    return Node(test, explain)
+
+
 # ---- Kleene logic ----------------------------------------------------------------------
 
 

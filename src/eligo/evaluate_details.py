@@ -14,7 +14,14 @@ from datetime import date
 
 from eligo import rules as r
 from eligo import units
-from eligo.evaluate_core import Env, Finding, Node, build_period, target_matcher
+from eligo.evaluate_core import (
+    Decision,
+    Env,
+    Node,
+    build_period,
+    decision_node,
+    target_matcher,
+)
 from eligo.evaluate_oncology import confirmed_check, histology_check, stage_check, tumour_evidence
 from eligo.patient import Coding, Condition, Medication
 from eligo.records import (
@@ -30,7 +37,6 @@ from eligo.records import (
 )
 from eligo.result import Evidence
 
-Decision = tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]
 # One detail asked of one record: (truth, what it found, what is missing).
 Check = Callable[[Record], tuple[Truth, str, str | None]]
 
@@ -189,11 +195,4 @@ def build_detailed_query(q: r.RecordQuery, env: Env) -> Node:
                     (f"whether the patient has a {noun} in {label}{when} as described",))
         return False, reason, evidence, ()
 
-    def test(ctx: Context) -> Truth:
-        return decide(ctx)[0]
-
-    def explain(ctx: Context) -> Finding:
-        truth, reason, evidence, missing = decide(ctx)
-        return Finding(truth, reason, evidence, missing if truth is None else ())
-
-    return Node(test, explain)
+    return decision_node(decide)

@@ -13,11 +13,12 @@ from datetime import date
 
 from eligo import rules as r
 from eligo.evaluate_core import (
+    Decision,
     Env,
-    Finding,
     Node,
     PeriodOf,
     build_period,
+    decision_node,
     target_matcher,
     valueset_contents,
 )
@@ -32,19 +33,6 @@ from eligo.patient import (
 from eligo.records import Context, Period, Truth, matching_coding
 from eligo.result import Evidence
 from eligo.terminology import SYSTEM_LABELS, CodeMatcher
-
-Decision = tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]
-
-
-def _node(decide: Callable[[Context], Decision]) -> Node:
-    def test(ctx: Context) -> Truth:
-        return decide(ctx)[0]
-
-    def explain(ctx: Context) -> Finding:
-        truth, reason, evidence, missing = decide(ctx)
-        return Finding(truth, reason, evidence, missing if truth is None else ())
-
-    return Node(test, explain)
 
 
 def _shown(coding: Coding) -> str:
@@ -189,7 +177,7 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
                     (f"whether the patient has an {noun} to {label}{reaction_label}",))
         return False, searched, (), ()
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 # ---- research participation ----------------------------------------------------------------
@@ -257,7 +245,7 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
         return (None, searched + "; participation in studies is rarely recorded", shown,
                 (ask,))
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 # ---- adverse events ---------------------------------------------------------------------------
@@ -334,7 +322,7 @@ def build_adverse_event(node: r.AdverseEventQuery, env: Env) -> Node:
             return None, searched + "; absence is not proof for this criterion", evidence, (ask,)
         return False, searched, evidence, ()
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 def build_recovered(node: r.AdverseEventsRecovered, env: Env) -> Node:
@@ -377,7 +365,7 @@ def build_recovered(node: r.AdverseEventsRecovered, env: Env) -> Node:
         return (True, f"all {len(evidence)} matching adverse events are now at {rule}",
                 tuple(evidence), ())
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 # ---- encounters -------------------------------------------------------------------------------
@@ -448,7 +436,7 @@ def build_encounter(node: r.EncounterQuery, env: Env) -> Node:
             return None, searched + "; absence is not proof for this criterion", (), (ask,)
         return False, searched, (), ()
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 # ---- immunizations ---------------------------------------------------------------------------
@@ -500,4 +488,4 @@ def build_immunization(node: r.ImmunizationQuery, env: Env) -> Node:
         return False, count + (f" (needed at least {needed})" if node.times else ""), \
             evidence, ()
 
-    return _node(decide)
+    return decision_node(decide)

@@ -18,7 +18,7 @@ from datetime import date
 
 from eligo import rules as r
 from eligo import staging
-from eligo.evaluate_core import Env, Finding, Node, build_period
+from eligo.evaluate_core import Decision, Env, Node, build_period, decision_node
 from eligo.patient import Biomarker, Coding, Condition, Stage
 from eligo.records import (
     Context,
@@ -29,20 +29,9 @@ from eligo.records import (
 from eligo.result import Evidence
 from eligo.terminology import CodeMatcher
 
-Decision = tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]
 # One qualifier asked of one condition: (truth, what it found, what is missing).
 Check = Callable[[Condition], tuple[Truth, str, str | None]]
 
-
-def _node(decide: Callable[[Context], Decision]) -> Node:
-    def test(ctx: Context) -> Truth:
-        return decide(ctx)[0]
-
-    def explain(ctx: Context) -> Finding:
-        truth, reason, evidence, missing = decide(ctx)
-        return Finding(truth, reason, evidence, missing if truth is None else ())
-
-    return Node(test, explain)
 
 
 # ---- stage, TNM and histology ------------------------------------------------------------
@@ -227,7 +216,7 @@ def build_biomarker_result(node: r.BiomarkerResult, env: Env) -> Node:
             truth = not truth
         return truth, said, evidence, (ask,)
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 def _article(word: str) -> str:
@@ -274,4 +263,4 @@ def build_biomarker_measure(node: r.BiomarkerMeasure, env: Env) -> Node:
         return (ok, f"{node.gene} {node.measure} {b.value:g}{' ' + unit if unit else ''}"
                 f"{dated} {'meets' if ok else 'does not meet'} {rule}", evidence, ())
 
-    return _node(decide)
+    return decision_node(decide)

@@ -12,13 +12,12 @@ from datetime import date
 
 from eligo import attributes, valueset_library
 from eligo import rules as r
-from eligo.evaluate_core import Env, Finding, Node
+from eligo.evaluate_core import Decision, Env, Node, decision_node
 from eligo.patient import Coding, Condition, Observation, Patient, Procedure
 from eligo.records import (
     CHILDBEARING_AGE,
     IGNORED_VERIFICATION,
     Context,
-    Truth,
     age_in,
     condition_truth,
     describe_record,
@@ -28,20 +27,6 @@ from eligo.records import (
 )
 from eligo.result import Evidence
 from eligo.terminology import CodeMatcher, compile_matcher
-
-Decision = tuple[Truth, str, tuple[Evidence, ...], tuple[str, ...]]
-Decide = Callable[[Context], Decision]
-
-
-def _node(decide: Decide) -> Node:
-    def test(ctx: Context) -> Truth:
-        return decide(ctx)[0]
-
-    def explain(ctx: Context) -> Finding:
-        truth, reason, evidence, missing = decide(ctx)
-        return Finding(truth, reason, evidence, missing if truth is None else ())
-
-    return Node(test, explain)
 
 
 def _sex_evidence(sex: str) -> Evidence:
@@ -114,7 +99,7 @@ def build_breastfeeding() -> Node:
             "breastfeeding status is not recorded")
         return None, reason, (), ("whether the patient is breastfeeding",)
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 # ---- childbearing potential --------------------------------------------------------------
@@ -190,7 +175,7 @@ def build_childbearing_potential(env: Env, build: Callable[[r.Expr, Env], Node])
                     ("whether the patient is surgically sterile or postmenopausal",))
         return True, searched, (), ()
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 def _sterilisation(p: Patient, as_of: date, matcher: CodeMatcher
@@ -292,7 +277,7 @@ def build_gestational_age(node: r.GestationalAge) -> Node:
                 "apply", (), ()
         return None, "gestational age is not recorded", (), ("current gestational age",)
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 def _weeks_days(days: int) -> str:
@@ -325,7 +310,7 @@ def build_speaks(node: r.Speaks) -> Node:
         return (False, f"recorded languages ({', '.join(tags)}) do not include {name}",
                 evidence, ())
 
-    return _node(decide)
+    return decision_node(decide)
 
 
 def build_resides_in(node: r.ResidesIn) -> Node:
@@ -360,5 +345,5 @@ def build_resides_in(node: r.ResidesIn) -> Node:
         shown = ", ".join(a.region or a.country for a in current)
         return False, f"lives in {shown}, not {place}", evidence, ()
 
-    return _node(decide)
+    return decision_node(decide)
 
