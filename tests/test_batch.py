@@ -336,3 +336,13 @@ def test_a_fhir_bulk_export_directory_is_screened_patient_by_patient(
     assert summary.records == len({r["record"] for r in table})
     assert len(patients) >= 10
     assert all(r["position"].startswith("patient ") for r in table if r["verdict"] != "ERROR")
+
+
+def test_an_ndjson_file_of_resources_is_read_as_a_bulk_export(
+        tmp_path: Path, protocols: list[Protocol]) -> None:
+    bundle = json.loads(SYNTHEA.read_text(encoding="utf-8"))
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    source = ndjson(tmp_path / "resources.ndjson", [json.dumps(r) for r in resources])
+    table = rows(run(protocols, source)[0])
+    assert {r["patient_id"] for r in table} == {resources[0]["id"]}
+    assert len(table) == 2  # one patient, two protocols

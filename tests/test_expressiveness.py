@@ -793,3 +793,8 @@ def test_daily_doses_may_say_per_day_and_cvx_codes_their_leading_zero() -> None:
 def test_vaccinations_are_not_searched_with_a_condition_set() -> None:
     assert "`sepsis` is a value set of conditions" in compile_error(
         "vaccinated with sepsis", extra="use sepsis\n")
+
+
+def test_receptor_status_names_read_hgnc_symbols() -> None:
+    check("biomarker ESR1 is positive", {"biomarkers": [marker("ER", None, "positive")]}, "true")
+    check("biomarker PR is negative", {"biomarkers": [marker("PGR", None, "negative")]}, "true")

@@ -90,8 +90,23 @@ def read_input(path: Path, skip: int = 0) -> Iterator[Item]:
         yield from _directory(path, skip)
     elif path.suffix.lower() == ".csv":
         yield from _csv(path, skip)
+    elif _resources_per_line(path):
+        yield from _bulk_export([path], skip)
     else:
         yield from _ndjson(path, skip)
+
+
+def _resources_per_line(path: Path) -> bool:
+    """An NDJSON file of FHIR resources other than Bundles (a one-file Bulk Data export):
+    a patient's resources are on several lines, so lines are not records."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        for line in stream:
+            if line.strip():
+                head = line[:4096]
+                return b'"resourceType"' in head and b'"Bundle"' not in head and (
+                    b'"fixture"' not in head)
+    return False
 
 
 def _is_bulk(path: Path) -> bool:

@@ -122,10 +122,11 @@ def tumour_evidence(c: Condition, coding: Coding) -> Evidence:
 # ---- biomarkers --------------------------------------------------------------------------
 
 # Common names of biomarker genes and proteins -> HGNC symbols (HGNC, genenames.org):
-# HER2 is ERBB2, PD-L1 is CD274, HER3 is ERBB3, c-MET is MET, c-KIT is KIT.
+# HER2 is ERBB2, PD-L1 is CD274, HER3 is ERBB3, c-MET is MET, c-KIT is KIT; the oestrogen and
+# progesterone receptors ER and PR are ESR1 and PGR.
 GENE_SYMBOLS = {"HER2": "ERBB2", "HER-2": "ERBB2", "HER2/NEU": "ERBB2", "PD-L1": "CD274",
                 "PDL1": "CD274", "HER3": "ERBB3", "C-MET": "MET", "C-KIT": "KIT",
-                "MSI-H": "MSI", "DMMR": "MSI"}
+                "MSI-H": "MSI", "DMMR": "MSI", "ER": "ESR1", "PR": "PGR", "PGR": "PGR"}
 
 
 def gene_symbol(name: str) -> str:
