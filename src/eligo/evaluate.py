@@ -10,7 +10,7 @@ no I/O, no global state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
@@ -20,6 +20,7 @@ from eligo import observations as obs
 from eligo import rules as r
 from eligo._version import __version__
 from eligo.evaluate_core import (
+    COMPARE,
     NO_ANCHOR,
     TRUTH_WORD,
     UNDATED_ANCHOR,
@@ -273,10 +274,6 @@ def _build_measured_query(q: r.RecordQuery, env: Env, matcher: CodeMatcher, targ
 
 # ---- demographics --------------------------------------------------------------------
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-}
 _OP_WORDS = {"=": "exactly", "!=": "other than", "<": "under", "<=": "at most",
              ">": "over", ">=": "at least"}
 _AGE_UNITS = {"years": "years", "year": "years", "months": "months", "month": "months",
@@ -305,7 +302,7 @@ def _build_age(node: r.Compare | r.Between | r.InList) -> Node:
     elif isinstance(node, r.Compare):
         assert isinstance(node.value, r.Quantity)
         unit = _AGE_UNITS[node.value.unit or "years"]
-        bound, op = float(node.value.number), _OPS[node.op]
+        bound, op = float(node.value.number), COMPARE[node.op]
         words = f"{_OP_WORDS[node.op]} {node.value.number} {unit}"
 
         def check(age: int) -> bool:

@@ -3,10 +3,12 @@ Kleene logic, and the periods time qualifiers select."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal, NamedTuple
+from functools import cache
+from typing import Any, Literal, NamedTuple
 
 from eligo import rules as r
 from eligo import valueset_library
@@ -75,6 +77,21 @@ def decision_node(decide: Callable[[Context], Decision]) -> Node:
         return Finding(truth, reason, evidence, missing if truth is None else ())
 
     return Node(test, explain)
+
+
+# The comparators of the language, once: every rule that compares two values uses these.
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge,
+}
+
+
+@cache
+def library_matcher(name: str) -> CodeMatcher:
+    """The matcher of a library value set that a built-in rule reads (lactation, menopause,
+    ascites, dialysis...): compiled once per process, as the library never changes."""
+    entry = valueset_library.lookup(name)
+    return compile_matcher(entry.codes if entry is not None else ())
 
 
 # ---- Kleene logic ----------------------------------------------------------------------

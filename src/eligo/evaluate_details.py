@@ -15,6 +15,7 @@ from datetime import date
 from eligo import rules as r
 from eligo import units
 from eligo.evaluate_core import (
+    COMPARE,
     Decision,
     Env,
     Node,
@@ -52,7 +53,7 @@ def _severity_check(q: r.SeverityTest) -> Check:
         if record.severity is None:
             return None, "severity not recorded", "the condition's severity"
         rank = _SEVERITY_RANK[record.severity]
-        ok = rank in ranks if q.op == "in" else _compare(rank, q.op, ranks[0])
+        ok = rank in ranks if q.op == "in" else COMPARE[q.op](rank, ranks[0])
         return ok, f"severity {record.severity} is {'' if ok else 'not '}{wanted}", None
 
     return check
@@ -95,7 +96,7 @@ def _dose_check(q: r.DoseTest) -> Check:
         except units.UnitError:
             return (None, f"daily dose {record.daily_dose:g} {record.dose_unit} cannot be "
                     f"compared with {q.unit}", "the daily dose in a unit of mass")
-        ok = _compare(round(dose, 9), q.op, float(q.amount))
+        ok = COMPARE[q.op](round(dose, 9), float(q.amount))
         return (ok, f"daily dose {record.daily_dose:g} {record.dose_unit} is "
                 f"{'' if ok else 'not '}{wanted}", None)
 
@@ -108,10 +109,6 @@ def _on_condition(check: Callable[[Condition], tuple[Truth, str, str | None]]) -
         return check(record)
 
     return on_record
-
-
-def _compare(a: float, op: str, b: float) -> bool:
-    return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
 def build_detailed_query(q: r.RecordQuery, env: Env) -> Node:

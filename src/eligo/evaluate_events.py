@@ -13,6 +13,7 @@ from datetime import date
 
 from eligo import rules as r
 from eligo.evaluate_core import (
+    COMPARE,
     Decision,
     Env,
     Node,
@@ -251,11 +252,6 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
 # ---- adverse events ---------------------------------------------------------------------------
 
 
-def _grade_ok(grade: int, op: str, wanted: int) -> bool:
-    return {"=": grade == wanted, "!=": grade != wanted, "<": grade < wanted,
-            "<=": grade <= wanted, ">": grade > wanted, ">=": grade >= wanted}[op]
-
-
 def _event_evidence(e: AdverseEvent, coding: Coding) -> Evidence:
     parts = [f"grade {e.grade}" if e.grade is not None else "grade not recorded"]
     if e.current_grade is not None:
@@ -302,7 +298,7 @@ def build_adverse_event(node: r.AdverseEventQuery, env: Env) -> Node:
                 continue
             g: Truth = True
             if grade is not None and op is not None:
-                g = None if e.grade is None else _grade_ok(e.grade, op, grade)
+                g = None if e.grade is None else COMPARE[op](e.grade, grade)
             if t and g:
                 return (True, f"{_shown(coding)}{graded}{when}: grade {e.grade}"
                         if e.grade is not None else f"{_shown(coding)}{when}",
@@ -346,10 +342,10 @@ def build_recovered(node: r.AdverseEventsRecovered, env: Env) -> Node:
             elif e.current_grade is not None and (e.assessed is None or e.assessed <= as_of):
                 now = e.current_grade
             else:
-                now = e.grade if e.grade is not None and _grade_ok(e.grade, op, grade) else None
+                now = e.grade if e.grade is not None and COMPARE[op](e.grade, grade) else None
             if now is None:
                 unknown.append((e, coding))
-            elif not _grade_ok(now, op, grade):
+            elif not COMPARE[op](now, grade):
                 return (False, f"{_shown(coding)} is at grade {now}, not {rule}",
                         (_event_evidence(e, coding),), ())
         if unknown:

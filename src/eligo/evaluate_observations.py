@@ -5,18 +5,17 @@ builder returns the same ``Node(test, explain)`` pair as every other rule."""
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
 from typing import Any, NamedTuple
 
-from eligo import derived, valueset_library
+from eligo import derived
 from eligo import observations as obs
 from eligo import rules as r
 from eligo.derived import DerivedScore
 from eligo.evaluate_core import (
+    COMPARE,
     UNDATED_ANCHOR,
     Env,
     Finding,
@@ -24,6 +23,7 @@ from eligo.evaluate_core import (
     PeriodOf,
     build_period,
     kleene_or,
+    library_matcher,
 )
 from eligo.measurements import (
     Missing,
@@ -39,13 +39,8 @@ from eligo.observations import ObservationEntry
 from eligo.patient import Coding, Condition, Procedure
 from eligo.records import Context, Truth, age_in, counted, matching_coding, record_truth
 from eligo.result import Evidence
-from eligo.terminology import CodeMatcher, compile_matcher
 from eligo.units import convert
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-    ">": operator.gt, ">=": operator.ge,
-}
 _POSITIVE_WORDS = {"positive": "positive", "detected": "positive", "reactive": "positive",
                    "negative": "negative", "undetected": "negative",
                    "nonreactive": "negative", "indeterminate": "indeterminate"}
@@ -163,7 +158,7 @@ def _comparison(node: r.Compare | r.Between | r.InList, entry: ObservationEntry 
     match node:
         case r.Compare(_, op, value):
             bound = _bound(entry, value, unit)
-            compare = _OPS[op]
+            compare = COMPARE[op]
             fixed = bound.value
 
             if bound.uln_times is not None:
@@ -473,18 +468,11 @@ class _Source(NamedTuple):
     explain: Callable[[Context, Candidates], _Input]
 
 
-@cache
-def _matcher(name: str) -> CodeMatcher:
-    """The matcher of a library value set that scores read (ascites, dialysis...)."""
-    entry = valueset_library.lookup(name)
-    return compile_matcher(entry.codes if entry is not None else ())
-
-
 def _condition_finder(valueset: str, env: Env
                       ) -> Callable[[Context], tuple[Condition, Coding] | None]:
     """The first condition in a library value set that ``has condition`` would count at the
     as-of date (the same rule: :func:`eligo.records.record_truth`), with its coding."""
-    matcher = _matcher(valueset)
+    matcher = library_matcher(valueset)
     bit = env.codes.bit(matcher)
 
     def first(ctx: Context) -> tuple[Condition, Coding] | None:
@@ -556,7 +544,7 @@ def _source(name: str, periods: Periods, env: Env) -> _Source:
                           missing="the patient's sex (female or male)")
         return _Source(female, explain_female)
     if name == "dialysis_twice_last_week":
-        bit = env.codes.bit(_matcher("dialysis"))
+        bit = env.codes.bit(library_matcher("dialysis"))
         week = timedelta(days=7)
 
         def sessions(ctx: Context) -> int:
@@ -834,7 +822,7 @@ def _ranked(node: r.Compare | r.Between | r.InList, labels: tuple[str, ...]
 
     match node:
         case r.Compare(_, op, value):
-            bound, compare = rank(label_of(value)), _OPS[op]
+            bound, compare = rank(label_of(value)), COMPARE[op]
             return lambda v, uln: compare(rank(v), bound)
         case r.InList(_, values):
             allowed = {label_of(v) for v in values}

@@ -18,7 +18,7 @@ from datetime import date
 
 from eligo import rules as r
 from eligo import staging
-from eligo.evaluate_core import Decision, Env, Node, build_period, decision_node
+from eligo.evaluate_core import COMPARE, Decision, Env, Node, build_period, decision_node
 from eligo.patient import Biomarker, Coding, Condition, Stage
 from eligo.records import (
     Context,
@@ -229,18 +229,12 @@ def _label(b: Biomarker) -> str:
     return " ".join(x for x in (b.gene, b.alteration) if x) + (f" ({b.date})" if b.date else "")
 
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-}
-
-
 def build_biomarker_measure(node: r.BiomarkerMeasure, env: Env) -> Node:
     gene = gene_symbol(node.gene)
     measure = node.measure.upper()
     assert isinstance(node.value, r.Quantity), "the compiler checks the value"
     bound, unit = float(node.value.number), node.value.unit
-    compare = _OPS[node.op]
+    compare = COMPARE[node.op]
     rule = f"{node.gene} {node.measure} {node.op} {node.value.number}" + (
         f" {unit}" if unit else "")
     period_of, when = build_period(node.timing, env)

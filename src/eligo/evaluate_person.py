@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from eligo import attributes, valueset_library
+from eligo import attributes
 from eligo import rules as r
-from eligo.evaluate_core import Decision, Env, Node, decision_node
+from eligo.evaluate_core import COMPARE, Decision, Env, Node, decision_node, library_matcher
 from eligo.patient import Coding, Condition, Observation, Patient, Procedure
 from eligo.records import (
     CHILDBEARING_AGE,
@@ -26,7 +26,7 @@ from eligo.records import (
     record_evidence,
 )
 from eligo.result import Evidence
-from eligo.terminology import CodeMatcher, compile_matcher
+from eligo.terminology import CodeMatcher
 
 
 def _sex_evidence(sex: str) -> Evidence:
@@ -52,17 +52,11 @@ NOT_BREASTFEEDING_VALID_DAYS = 30
 BREASTFEEDING_VALID_DAYS = 365
 
 
-def _lactation() -> CodeMatcher:
-    entry = valueset_library.lookup("lactation")
-    assert entry is not None
-    return compile_matcher(entry.codes)
-
-
 def build_breastfeeding() -> Node:
     """TRUE from a current lactation condition or a recent "breastfeeding" status, FALSE
     from a recent "not breastfeeding" status, for males, and for females outside
     child-bearing age; otherwise UNKNOWN (as for pregnancy)."""
-    lactation = _lactation()
+    lactation = library_matcher("lactation")
 
     def decide(ctx: Context) -> Decision:
         p, as_of = ctx.patient, ctx.as_of
@@ -107,12 +101,6 @@ def build_breastfeeding() -> Node:
 POSTMENOPAUSAL_MONTHS = 12
 
 
-def _library(name: str) -> CodeMatcher:
-    entry = valueset_library.lookup(name)
-    assert entry is not None, name
-    return compile_matcher(entry.codes)
-
-
 def build_childbearing_potential(env: Env, build: Callable[[r.Expr, Env], Node]) -> Node:
     """Woman of childbearing potential (CTFG 2020, "Recommendations related to contraception
     and pregnancy testing in clinical trials", section 2): fertile, following menarche and
@@ -129,8 +117,8 @@ def build_childbearing_potential(env: Env, build: Callable[[r.Expr, Env], Node])
     own = env.protocol.define("childbearing_potential")
     if own is not None:
         return build(r.Reference(own.name, own.span), env)
-    sterile = _library("sterilisation_procedures")
-    menopause = _library("menopause")
+    sterile = library_matcher("sterilisation_procedures")
+    menopause = library_matcher("menopause")
     open_world = env.open_world
 
     def decide(ctx: Context) -> Decision:
@@ -268,7 +256,7 @@ def build_gestational_age(node: r.GestationalAge) -> Node:
                         f"at {_weeks_days(days)} now: it is outdated", evidence,
                         ("current gestational age",))
             weeks = _weeks_days(days)
-            ok = _compare(days, op, wanted_days)
+            ok = COMPARE[op](days, wanted_days)
             return (ok, f"gestational age {weeks} at {as_of} (from the record of {o.date}) is "
                     f"{'' if ok else 'not '}{rule}", evidence, ())
         pregnant, how, _ = pregnancy_state(ctx)
@@ -283,10 +271,6 @@ def build_gestational_age(node: r.GestationalAge) -> Node:
 def _weeks_days(days: int) -> str:
     w, d = divmod(days, 7)
     return f"{w} week{'' if w == 1 else 's'} {d} day{'' if d == 1 else 's'}"
-
-
-def _compare(a: float, op: str, b: float) -> bool:
-    return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
 # ---- languages and places ------------------------------------------------------------------
