@@ -31,7 +31,7 @@ from eligo.patient import (
     Immunization,
     ResearchParticipation,
 )
-from eligo.records import Context, Period, Truth, matching_coding
+from eligo.records import Context, Period, Truth, episode_overlaps, matching_coding
 from eligo.result import Evidence
 from eligo.terminology import SYSTEM_LABELS, CodeMatcher
 
@@ -51,19 +51,7 @@ def _in_period(first: date | None, last: date | None, going: bool, as_of: date,
         if last is not None:
             return last >= as_of
         return going
-    start, end = period
-    if first is not None and first > end:
-        return False
-    if last is not None:
-        if last < start:
-            return False
-        return True if first is not None or end == as_of else None
-    if going:
-        return True if first is not None or end == as_of else None
-    if first is not None and first >= start:
-        return True
-    # Over, and undated: it happened by the as-of date, but not necessarily in the period.
-    return True if start == date.min and end == as_of else None
+    return episode_overlaps(first, last, going, as_of, period)
 
 
 # ---- allergies ------------------------------------------------------------------------------

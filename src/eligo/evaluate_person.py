@@ -16,14 +16,14 @@ from eligo.evaluate_core import COMPARE, Decision, Env, Node, decision_node, lib
 from eligo.patient import Coding, Condition, Observation, Patient, Procedure
 from eligo.records import (
     CHILDBEARING_AGE,
-    IGNORED_VERIFICATION,
     Context,
     age_in,
-    condition_truth,
     describe_record,
     matching_coding,
     pregnancy_state,
     record_evidence,
+    record_truth,
+    status_problem,
 )
 from eligo.result import Evidence
 from eligo.terminology import CodeMatcher
@@ -62,8 +62,7 @@ def build_breastfeeding() -> Node:
         p, as_of = ctx.patient, ctx.as_of
         for c in p.conditions:
             coding = matching_coding(c.codes, lactation)
-            if coding is not None and condition_truth(c, as_of, None, history=False) and \
-                    c.verification_status not in IGNORED_VERIFICATION:
+            if coding is not None and record_truth("condition", c, as_of, None):
                 return (True, f"lactation condition {describe_record(coding, c)}",
                         (record_evidence(c, coding),), ())
         status = p.breastfeeding
@@ -73,13 +72,8 @@ def build_breastfeeding() -> Node:
             limit = (BREASTFEEDING_VALID_DAYS if status.status == "breastfeeding"
                      else NOT_BREASTFEEDING_VALID_DAYS)
             evidence = (Evidence(record_type="breastfeeding", value=said, date=status.date),)
-            if status.date is None:
-                stale = f"the recorded status ({said}) has no date"
-            elif status.date > as_of:
-                stale = f"the recorded status ({said}, {status.date}) is after the as-of date"
-            elif (as_of - status.date).days > limit:
-                stale = f"the last status ({said}, {status.date}) is older than {limit} days"
-            else:
+            stale = status_problem(said, status.date, as_of, limit)
+            if stale is None:
                 return (status.status == "breastfeeding",
                         f"breastfeeding status recorded as {said} on {status.date}", evidence, ())
         if p.sex == "male":
@@ -143,8 +137,7 @@ def build_childbearing_potential(env: Env, build: Callable[[r.Expr, Env], Node])
         recent: tuple[Condition, Coding] | None = None
         for c in p.conditions:
             coding = matching_coding(c.codes, menopause)
-            if coding is None or c.verification_status in IGNORED_VERIFICATION or (
-                    c.onset is not None and c.onset > as_of):
+            if coding is None or not record_truth("history", c, as_of, None):
                 continue
             if c.onset is None or _months_before(c.onset, as_of) >= POSTMENOPAUSAL_MONTHS:
                 return (False, f"postmenopausal: {describe_record(coding, c)}",
@@ -170,13 +163,11 @@ def _sterilisation(p: Patient, as_of: date, matcher: CodeMatcher
                    ) -> tuple[Procedure | Condition, Coding] | None:
     for proc in p.procedures:
         coding = matching_coding(proc.codes, matcher)
-        if coding is not None and proc.status in ("completed", "unknown", None) and (
-                proc.date is None or proc.date <= as_of):
+        if coding is not None and record_truth("procedure", proc, as_of, None):
             return proc, coding
     for c in p.conditions:  # status codes such as Z90.710 acquired absence of uterus
         coding = matching_coding(c.codes, matcher)
-        if coding is not None and condition_truth(c, as_of, None, history=True) and \
-                c.verification_status not in IGNORED_VERIFICATION:
+        if coding is not None and record_truth("history", c, as_of, None):
             return c, coding
     return None
 

@@ -225,7 +225,13 @@ def overlaps(record: Record, as_of: date, period: Period) -> Truth:
 
     UNKNOWN when a missing date could put it either side of a bound.
     """
-    first, last, going = _bounds(record, as_of)
+    return episode_overlaps(*_bounds(record, as_of), as_of, period)
+
+
+def episode_overlaps(first: date | None, last: date | None, going: bool, as_of: date,
+                     period: Period) -> Truth:
+    """Does an episode from ``first`` to ``last`` (or still going) overlap ``period``? The
+    rule of :func:`overlaps`, for episodes of any kind (studies, stays, adverse events)."""
     if first is not None and first > as_of:
         return False
     start, end = period
@@ -369,6 +375,18 @@ PREGNANT_VALID_DAYS = 280
 CHILDBEARING_AGE = (10, 55)  # years, inclusive; outside it pregnancy is taken as FALSE
 
 
+def status_problem(said: str, day: date | None, as_of: date, valid_days: int) -> str | None:
+    """Why a recorded status (pregnant, not breastfeeding...) cannot be used at the as-of
+    date: no date, a date after it, or older than it stays valid; None when it can."""
+    if day is None:
+        return f"the recorded status ({said}) has no date"
+    if day > as_of:
+        return f"the recorded status ({said}, {day}) is after the as-of date"
+    if (as_of - day).days > valid_days:
+        return f"the last status ({said}, {day}) is older than {valid_days} days"
+    return None
+
+
 def pregnancy_state(ctx: Context) -> tuple[Truth, str, object]:
     """The pregnancy decision and which rule made it, without building any text."""
     p, as_of = ctx.patient, ctx.as_of
@@ -385,14 +403,8 @@ def pregnancy_state(ctx: Context) -> tuple[Truth, str, object]:
     unusable: str | None = None
     if status is not None and status.status != "unknown":
         limit = PREGNANT_VALID_DAYS if status.status == "pregnant" else NOT_PREGNANT_VALID_DAYS
-        said = status.status.replace("_", " ")
-        if status.date is None:
-            unusable = f"the recorded status ({said}) has no date"
-        elif status.date > as_of:
-            unusable = f"the recorded status ({said}, {status.date}) is after the as-of date"
-        elif (as_of - status.date).days > limit:
-            unusable = f"the last status ({said}, {status.date}) is older than {limit} days"
-        else:
+        unusable = status_problem(status.status.replace("_", " "), status.date, as_of, limit)
+        if unusable is None:
             return status.status == "pregnant", "status", status
     if p.sex == "male":
         return False, "male", None
