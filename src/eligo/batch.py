@@ -96,29 +96,26 @@ def read_input(path: Path, skip: int = 0) -> Iterator[Item]:
         yield from _ndjson(path, skip)
 
 
-def _resources_per_line(path: Path) -> bool:
-    """An NDJSON file of FHIR resources other than Bundles (a one-file Bulk Data export):
-    a patient's resources are on several lines, so lines are not records."""
+def _first_line(path: Path) -> bytes:
+    """The first non-blank line of a (possibly gzipped) file."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rb") as stream:
         for line in stream:
             if line.strip():
-                head = line[:4096]
-                return b'"resourceType"' in head and b'"Bundle"' not in head and (
-                    b'"fixture"' not in head)
-    return False
+                return bytes(line)
+    return b""
+
+
+def _resources_per_line(path: Path) -> bool:
+    """An NDJSON file of FHIR resources other than Bundles (a one-file Bulk Data export):
+    a patient's resources are on several lines, so lines are not records."""
+    head = _first_line(path)[:4096]
+    return b'"resourceType"' in head and b'"Bundle"' not in head and b'"fixture"' not in head
 
 
 def _is_bulk(path: Path) -> bool:
     """An NDJSON file of FHIR resources (a Bulk Data export may hold a log beside them)."""
-    if not path.name.lower().endswith(BULK_SUFFIXES):
-        return False
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as stream:
-        for line in stream:
-            if line.strip():
-                return b'"resourceType"' in line
-    return False
+    return path.name.lower().endswith(BULK_SUFFIXES) and b'"resourceType"' in _first_line(path)
 
 
 def _directory(path: Path, skip: int) -> Iterator[Item]:

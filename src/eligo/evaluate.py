@@ -32,7 +32,7 @@ from eligo.evaluate_core import (
     build_period,
     gather,
     join_reasons,
-    kleene,
+    junction,
     kleene_and,
     kleene_not,
     target_matcher,
@@ -470,53 +470,12 @@ def _build_manual(node: r.Manual, env: Env) -> Node:
 # ---- the dispatch ----------------------------------------------------------------------
 
 
-def _build_junction(parts: list[Node], stop: bool) -> Node:
-    """``and`` (``stop=False``: a FALSE operand decides) or ``or`` (``stop=True``)."""
-    tests = tuple(p.test for p in parts)
-    neutral = not stop
-
-    def test(ctx: Context) -> Truth:
-        # kleene() over a generator, written out: this is the hottest loop of screening.
-        result: Truth = neutral
-        for t in tests:
-            v = t(ctx)
-            if v is stop:
-                return stop
-            if v is None:
-                result = None
-        return result
-
-    def explain(ctx: Context) -> Finding:
-        # The operands that decide the value are the reason. Each operand is explained once
-        # (its finding carries its value: no test runs first); once one decides the value
-        # alone, the rest are tested and only those that decide it too are explained.
-        found: list[Finding] = []
-        decided = False
-        for p in parts:
-            if decided:
-                if p.test(ctx) is stop:
-                    found.append(p.explain(ctx))
-                continue
-            f = p.explain(ctx)
-            if f.truth is stop:
-                decided, found = True, [f]
-            else:
-                found.append(f)
-        truth: Truth = stop if decided else kleene([f.truth for f in found], stop)
-        if not decided:
-            found = [f for f in found if f.truth is truth]
-        evidence, missing = gather(found)
-        return Finding(truth, join_reasons(found), evidence, missing if truth is None else ())
-
-    return Node(test, explain)
-
-
 def _build(expr: r.Expr, env: Env) -> Node:
     match expr:
         case r.And(operands):
-            return _build_junction([_build(e, env) for e in operands], stop=False)
+            return junction([_build(e, env) for e in operands], stop=False)
         case r.Or(operands):
-            return _build_junction([_build(e, env) for e in operands], stop=True)
+            return junction([_build(e, env) for e in operands], stop=True)
         case r.Not(operand):
             inner = _build(operand, env)
             inner_test, inner_explain = inner

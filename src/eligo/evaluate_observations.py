@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from eligo import derived
 from eligo import observations as obs
@@ -22,7 +22,7 @@ from eligo.evaluate_core import (
     Node,
     PeriodOf,
     build_period,
-    kleene_or,
+    junction,
     library_matcher,
 )
 from eligo.measurements import (
@@ -199,6 +199,7 @@ def _shown_value(entry: ObservationEntry, reading: Reading) -> str:
 FindValue = Callable[[Context], Reading | Missing]
 Find = Callable[[Context], Reading | NoReading]
 _MEMO_LIMIT = 4096  # distinct labels remembered per rule (they come from patients' records)
+T = TypeVar("T")
 
 
 def _finders(entry: ObservationEntry, where: _Where) -> tuple[FindValue, Find]:
@@ -234,36 +235,31 @@ def _finder_pair(entry: ObservationEntry, timing: r.Timing | None, env: Env
     return _finders(entry, _observation_period(timing, entry.freshness_days, env))
 
 
-def _level_of(entry: ObservationEntry) -> Callable[[object], int | None]:
-    """:func:`eligo.observations.ordinal_index` for ``entry``, remembering the labels seen."""
-    seen: dict[tuple[type, object], int | None] = {}
+def _remembering(read: Callable[[ObservationEntry, object], T], entry: ObservationEntry
+                 ) -> Callable[[object], T]:
+    """``read`` for ``entry``, remembering the values seen (labels and answers repeat)."""
+    seen: dict[tuple[type, object], T] = {}
 
-    def level(label: object) -> int | None:
-        key = (label.__class__, label)
+    def look(value: object) -> T:
+        key = (value.__class__, value)
         if key in seen:
             return seen[key]
-        found = obs.ordinal_index(entry, label)
+        found = read(entry, value)
         if len(seen) < _MEMO_LIMIT:
             seen[key] = found
         return found
 
-    return level
+    return look
+
+
+def _level_of(entry: ObservationEntry) -> Callable[[object], int | None]:
+    """:func:`eligo.observations.ordinal_index` for ``entry``, remembering the labels seen."""
+    return _remembering(obs.ordinal_index, entry)
 
 
 def _polarity_of(entry: ObservationEntry) -> Callable[[object], str | None]:
     """:func:`eligo.observations.normalise_qualitative` for ``entry``, remembering answers."""
-    seen: dict[tuple[type, object], str | None] = {}
-
-    def polarity(value: object) -> str | None:
-        key = (value.__class__, value)
-        if key in seen:
-            return seen[key]
-        found = obs.normalise_qualitative(entry, value)
-        if len(seen) < _MEMO_LIMIT:
-            seen[key] = found
-        return found
-
-    return polarity
+    return _remembering(obs.normalise_qualitative, entry)
 
 
 def build_observation_compare(node: r.Compare | r.Between | r.InList, entry: ObservationEntry,
@@ -324,27 +320,7 @@ def build_result_test(node: r.ResultTest, env: Env) -> Node:
     parts = [_build_one_result(entry, wanted, node.timing, env) for entry in entries]
     if len(parts) == 1:
         return parts[0]
-    tests = tuple(p.test for p in parts)
-
-    def test(ctx: Context) -> Truth:
-        result: Truth = False
-        for t in tests:
-            v = t(ctx)
-            if v is True:
-                return True
-            if v is None:
-                result = None
-        return result
-
-    def explain(ctx: Context) -> Finding:
-        found = [p.explain(ctx) for p in parts]
-        truth = kleene_or(f.truth for f in found)
-        deciding = [f for f in found if f.truth is truth]
-        return Finding(truth, "; ".join(f.reason for f in deciding),
-                       tuple(e for f in deciding for e in f.evidence),
-                       tuple(m for f in deciding for m in f.missing) if truth is None else ())
-
-    return Node(test, explain)
+    return junction(parts, stop=True)  # `any of [...]` is their `or`
 
 
 def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | None,
