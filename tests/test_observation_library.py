@@ -104,7 +104,8 @@ def test_entry_schema(entry: ObservationEntry) -> None:
         assert entry.unit is not None
         assert entry.score_range is None
         assert not entry.levels
-        assert not entry.answers
+        # Only viral loads are also read as detected / not detected.
+        assert entry.detectable == entry.name.endswith(("_viral_load", "_dna"))
         assert (entry.molar_mass is None) == (entry.molar_mass_source is None)
         assert entry.loinc, "a quantity no record can be matched to would be useless"
     elif entry.kind == "score":

@@ -11,9 +11,19 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
-from eligo import attributes, derived, measurements, printer, staging, units, valueset_library
+from eligo import (
+    attributes,
+    derived,
+    dose_equivalents,
+    measurements,
+    printer,
+    staging,
+    units,
+    valueset_library,
+)
 from eligo import observations as obs
 from eligo import rules as r
 from eligo.errors import Diagnostic, ProtocolError
@@ -56,6 +66,25 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 
 # A protocol's own definition of `childbearing potential` (see eligo.evaluate_person).
 OWN_WOCBP = "childbearing_potential"
+
+
+# Which record queries each detail describes, and what to say when it is misplaced.
+_CONDITION: tuple[r.EventKind, ...] = ("condition", "history")
+_MEDICATION: tuple[r.EventKind, ...] = ("medication",)
+_SITED: tuple[r.EventKind, ...] = ("condition", "history", "procedure")
+_DETAIL_KINDS: dict[type, tuple[r.EventKind, ...]] = {
+    r.StageTest: _CONDITION, r.HistologyTest: _CONDITION, r.HistologyConfirmed: _CONDITION,
+    r.SeverityTest: _CONDITION, r.OnsetTest: _CONDITION, r.OnsetAgeTest: _CONDITION,
+    r.DoseTest: _MEDICATION, r.RegularUse: _MEDICATION, r.BodySiteTest: _SITED,
+}
+_CONDITION_WORDS = "stage, histology, severity and onset describe a condition"
+_DETAIL_WORDS: dict[type, str] = {
+    r.DoseTest: "a daily dose describes a medication",
+    r.RegularUse: "regular use describes a medication",
+    r.BodySiteTest: "a body site describes a procedure or a condition",
+}
+_DETAIL_WHERE = {_CONDITION: "has condition V", _MEDICATION: "taking medication V",
+                 _SITED: "had procedure V"}
 
 
 def _suggest(name: str, candidates: Iterable[str]) -> str | None:
@@ -322,14 +351,11 @@ class _Checker:
     def check_details(self, kind: r.EventKind, details: tuple[r.RecordDetail, ...],
                       measured: bool) -> None:
         for detail in details:
-            on_medication = isinstance(detail, r.DoseTest)
-            if on_medication != (kind == "medication") or (
-                    not on_medication and kind not in ("condition", "history")):
-                what = "a daily dose describes a medication" if on_medication else (
-                    "stage, histology, severity and onset describe a condition")
-                where = "taking medication V" if on_medication else "has condition V"
+            fits = _DETAIL_KINDS[type(detail)]
+            if kind not in fits:
+                what = _DETAIL_WORDS.get(type(detail), _CONDITION_WORDS)
                 self.error("misplaced-qualifier", what, detail.span,
-                           f"write it after `{where}`")
+                           f"write it after `{_DETAIL_WHERE[fits]}`")
                 continue
             if measured:
                 self.error("misplaced-qualifier", "details of each record cannot be combined "
@@ -343,17 +369,26 @@ class _Checker:
                         if problem is not None:
                             self.error("bad-stage", problem, self.word_span(label, span),
                                        f"{axis} labels: {staging.AXIS_EXAMPLES[axis]}")
-                case r.HistologyTest(target):
+                case r.HistologyTest(target) | r.BodySiteTest(target):
                     self.check_target(target)
                 case r.OnsetTest(window):
                     self.check_timing(window)
-                case r.DoseTest(_, amount, unit, span):
-                    try:
-                        units.convert(float(amount), units.per_day(unit), "mg")
-                    except units.UnitError:
-                        self.error("unit-mismatch", f"`{unit}` is not a unit of mass",
-                                   self.word_span(unit, span), "write the daily dose in mg, g "
-                                   "or ug, e.g. `with daily dose >= 10 mg`")
+                case r.DoseTest(_, amount, unit, equivalent, span):
+                    self.check_dose(amount, unit, equivalent, span)
+
+    def check_dose(self, amount: Decimal, unit: str, equivalent: str | None, span: Span
+                   ) -> None:
+        try:
+            dose_equivalents.mass_unit(unit)
+        except units.UnitError:
+            self.error("unit-mismatch", f"`{unit}` is not a unit of mass, or of mass per kg of "
+                       "body weight", self.word_span(unit, span), "write the daily dose in "
+                       "mg, g or ug, or per kg: `with daily dose >= 10 mg`, `>= 0.5 mg/kg`")
+        if equivalent is not None and equivalent not in dose_equivalents.REFERENCES:
+            close = _suggest(equivalent, tuple(dose_equivalents.REFERENCES))
+            self.error("unknown-equivalent", f"no equivalent doses are known for "
+                       f"`{equivalent}`", self.word_span(equivalent, span),
+                       close or "reference drugs: " + ", ".join(dose_equivalents.REFERENCES))
 
     def check_grade(self, grade: int, span: Span, lowest: int) -> None:
         if not lowest <= grade <= 5:
@@ -499,7 +534,7 @@ class _Checker:
             entry = obs.lookup(subject)
             if entry is None:
                 self.unknown_subject(subject, self.word_span(subject, node.span))
-            elif entry.kind != "qualitative":
+            elif entry.kind != "qualitative" and not entry.detectable:
                 self.error("type-mismatch", f"{entry.title} is not a positive/negative result",
                            self.word_span(subject, node.span),
                            f"compare it instead, e.g. `{subject} < 1 {entry.unit or ''}`".strip())

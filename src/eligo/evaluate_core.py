@@ -254,3 +254,21 @@ def build_period(timing: r.Timing | None, env: Env) -> tuple[PeriodOf, str]:
             return anchored, f" {relation} the first {kind} in {label}"
 
 
+
+
+_SEVERITY_RANK = {"mild": 1, "moderate": 2, "severe": 3}
+
+
+def severity_fits(test: r.SeverityTest) -> Callable[[str | None], Truth]:
+    """Whether a recorded severity (mild, moderate, severe; None when not recorded: UNKNOWN)
+    meets ``with severity >= moderate`` or ``with severity in [...]``."""
+    ranks = [_SEVERITY_RANK[label] for label in test.labels]
+    op = test.op
+
+    def fits(severity: str | None) -> Truth:
+        if severity is None:
+            return None
+        rank = _SEVERITY_RANK[severity]
+        return rank in ranks if op == "in" else COMPARE[op](rank, ranks[0])
+
+    return fits

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from eligo import printer
 from eligo import rules as r
 from eligo.evaluate_core import (
     COMPARE,
@@ -20,6 +21,7 @@ from eligo.evaluate_core import (
     PeriodOf,
     build_period,
     decision_node,
+    severity_fits,
     target_matcher,
     valueset_contents,
 )
@@ -101,6 +103,9 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
     if node.reaction is not None:
         reaction, reaction_label = target_matcher(node.reaction, env)
         reaction_label = f" with a reaction in {reaction_label}"
+    severe = severity_fits(node.severity) if node.severity is not None else None
+    if node.severity is not None:
+        reaction_label += " " + printer.detail_text(node.severity)
     noun = "allergy" if relation == "allergic" else "intolerance"
     open_world = env.open_world
     # What a "no known ... allergy" record must cover to answer: a drug class for a named
@@ -122,7 +127,7 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
 
     def decide(ctx: Context) -> Decision:
         records = [a for a in ctx.patient.allergies if a.verification_status not in _IGNORED]
-        undecided: list[tuple[Allergy, Coding]] = []
+        undecided: list[tuple[Allergy, Coding, list[str]]] = []
         no_known: Allergy | None = None
         for a in records:
             nka = _no_known(a)
@@ -137,20 +142,35 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
             coding = matches(a)
             if coding is None:
                 continue
-            if reaction is None:
-                return (True, f"{noun} to {_shown(coding)} is in {label}",
-                        (_allergy_evidence(a, coding),), ())
-            hit = matching_coding(a.reactions, reaction)
-            if hit is not None:
-                return (True, f"{noun} to {_shown(coding)} is in {label}, reaction "
-                        f"{_shown(hit)}", (_allergy_evidence(a, coding),), ())
-            if not a.reactions:
-                undecided.append((a, coding))
+            said: list[str] = []
+            unsure: list[str] = []
+            if reaction is not None:
+                hit = matching_coding(a.reactions, reaction)
+                if hit is None and a.reactions:
+                    continue
+                if hit is None:
+                    unsure.append("reaction")
+                else:
+                    said.append(f"reaction {_shown(hit)}")
+            if severe is not None:
+                fits = severe(a.severity)
+                if fits is False:
+                    continue
+                if fits is None:
+                    unsure.append("reaction's severity")
+                else:
+                    said.append(f"severity {a.severity}")
+            if not unsure:
+                return (True, f"{noun} to {_shown(coding)} is in {label}"
+                        + "".join(f", {x}" for x in said), (_allergy_evidence(a, coding),), ())
+            undecided.append((a, coding, unsure))
         if undecided:
-            a, coding = undecided[0]
-            return (None, f"{noun} to {_shown(coding)} is in {label} but its reaction is not "
-                    "recorded", tuple(_allergy_evidence(x, c) for x, c in undecided),
-                    (f"the reaction to {_shown(coding)}",))
+            a, coding, unsure = undecided[0]
+            return (None, f"{noun} to {_shown(coding)} is in {label} but its "
+                    f"{' and '.join(unsure)} {'is' if len(unsure) == 1 else 'are'} not "
+                    "recorded", tuple(_allergy_evidence(x, c) for x, c, _ in undecided),
+                    tuple(f"the {what} of the {noun} to {_shown(c)}"
+                          for _, c, unsure_ in undecided[:1] for what in unsure_))
         if no_known is not None:
             coding = _no_known(no_known)
             assert coding is not None

@@ -36,7 +36,7 @@ from eligo.measurements import (
     recent,
 )
 from eligo.observations import ObservationEntry
-from eligo.patient import Coding, Condition, Procedure
+from eligo.patient import Coding, Condition, Observation, Procedure
 from eligo.records import Context, Truth, age_in, counted, matching_coding, record_truth
 from eligo.result import Evidence
 from eligo.units import convert
@@ -235,6 +235,15 @@ def _finder_pair(entry: ObservationEntry, timing: r.Timing | None, env: Env
     return _finders(entry, _observation_period(timing, entry.freshness_days, env))
 
 
+def latest_result(name: str, env: Env) -> Find:
+    """The most recent result of the library entry ``name`` in its freshness window, with
+    the reason when there is none: what a rule needing one more input reads (the body weight
+    a dose per kg is divided by)."""
+    entry = obs.lookup(name)
+    assert entry is not None, f"{name} is a library entry"
+    return _finder_pair(entry, None, env)[1]
+
+
 def _remembering(read: Callable[[ObservationEntry, object], T], entry: ObservationEntry
                  ) -> Callable[[object], T]:
     """``read`` for ``entry``, remembering the values seen (labels and answers repeat)."""
@@ -325,6 +334,8 @@ def build_result_test(node: r.ResultTest, env: Env) -> Node:
 
 def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | None,
                       env: Env) -> Node:
+    if entry.detectable:
+        return _build_presence(entry, wanted, timing, env)
     find_value, find = _finder_pair(entry, timing, env)
     polarity_of = _polarity_of(entry)
 
@@ -355,6 +366,49 @@ def _build_one_result(entry: ObservationEntry, wanted: str, timing: r.Timing | N
         return Finding(truth, f"{entry.title} {shown} reads {polarity}", _evidence(reading))
 
     return Node(test, explain)
+
+
+def presence(entry: ObservationEntry, o: Observation) -> str | None:
+    """A detectable quantity's result (a viral load) read as positive (detected), negative
+    or indeterminate: the laboratory's interpretation first, then any measured amount above
+    zero is detected, then a text result ("Not detected"). "<20" alone says neither."""
+    if o.interpretation is not None:
+        return o.interpretation
+    value = o.value
+    if isinstance(value, bool):
+        return "positive" if value else "negative"
+    if isinstance(value, int | float):
+        return "positive" if value > 0 else "negative"
+    if isinstance(value, str):
+        return entry.answers.get(obs.answer_key(value))
+    return None
+
+
+def _build_presence(entry: ObservationEntry, wanted: str, timing: r.Timing | None,
+                    env: Env) -> Node:
+    """``hbv_dna is positive``: the most recent result in the period, read by
+    :func:`presence`; a text result the quantity cannot be read from still decides."""
+    find = _finder_pair(entry, timing, env)[1]
+
+    def decide(ctx: Context) -> Finding:
+        reading = find(ctx)
+        if isinstance(reading, NoReading) and (reading.kind != "unreadable"
+                                               or reading.observation is None):
+            return Finding(None, reading.reason, _evidence(reading), (reading.missing,))
+        o = reading.observation
+        assert o is not None
+        polarity = presence(entry, o)
+        shown = describe(o) + (f" (interpreted {o.interpretation})" if o.interpretation else "")
+        evidence = _evidence(reading)
+        if polarity is None:
+            return Finding(None, f"{entry.title} {shown} cannot be read as detected or not",
+                           evidence, (f"whether {entry.title} was detected",))
+        if polarity == "indeterminate" and wanted != "indeterminate":
+            return Finding(None, f"{entry.title} {shown} is indeterminate", evidence,
+                           (f"a repeat {entry.title} test",))
+        return Finding(polarity == wanted, f"{entry.title} {shown} reads {polarity}", evidence)
+
+    return Node(lambda ctx: decide(ctx).truth, decide)
 
 
 def _mean(xs: Sequence[float]) -> float:

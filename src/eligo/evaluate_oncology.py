@@ -93,14 +93,22 @@ def histology_check(matcher: CodeMatcher, label: str) -> Check:
     return check
 
 
-def confirmed_check(c: Condition) -> tuple[Truth, str, str | None]:
-    basis = c.diagnosis_basis
-    if basis is None or basis == "unknown":
-        return None, "how the diagnosis was confirmed is not recorded", (
-            "whether the diagnosis was confirmed by histology")
-    if basis == "histology":
-        return True, "confirmed by histology", None
-    return False, f"diagnosed by {basis}, not histology", None
+def confirmed_check(wanted: r.ConfirmationBasis) -> Callable[[Condition],
+                                                            tuple[Truth, str, str | None]]:
+    """``confirmed by histology|cytology|pathology``: pathology is either examination."""
+    accepted = ("histology", "cytology") if wanted == "pathology" else (wanted,)
+    said = "histology or cytology" if wanted == "pathology" else wanted
+
+    def check(c: Condition) -> tuple[Truth, str, str | None]:
+        basis = c.diagnosis_basis
+        if basis is None or basis == "unknown":
+            return None, "how the diagnosis was confirmed is not recorded", (
+                f"whether the diagnosis was confirmed by {said}")
+        if basis in accepted:
+            return True, f"confirmed by {basis}", None
+        return False, f"diagnosed by {basis}, not {said}", None
+
+    return check
 
 
 def tumour_evidence(c: Condition, coding: Coding) -> Evidence:

@@ -929,7 +929,24 @@ def _condition(item: _Item, ctx: _Ctx, stages: tuple[Stage, ...]) -> Condition |
                      abatement=abatement, clinical_status=clinical,
                      verification_status=verification, stages=stages,
                      morphology=tuple(morphology),
-                     severity=_coded(m.severity, cast(dict[tuple[str, str], Any], _SEVERITIES)))
+                     severity=_coded(m.severity, cast(dict[tuple[str, str], Any], _SEVERITIES)),
+                     body_sites=_body_sites(m.bodySite))
+
+
+INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+# v3 ObservationInterpretation: DET is a child of POS, ND of NEG, E (equivocal) of IND.
+_PRESENCE = {"POS": "positive", "DET": "positive", "NEG": "negative", "ND": "negative",
+             "IND": "indeterminate", "E": "indeterminate"}
+
+
+def _interpretation(concepts: Sequence[CodeableConcept] | None) -> str | None:
+    """The result's reading as positive, negative or indeterminate, when the laboratory's
+    interpretation says one (high, low and normal flags say none of these)."""
+    for concept in concepts or []:
+        for c in concept.coding or []:
+            if c.system == INTERPRETATION_SYSTEM and c.code in _PRESENCE:
+                return _PRESENCE[c.code]
+    return None
 
 
 def _observations(item: _Item, ctx: _Ctx) -> list[Observation]:
@@ -942,7 +959,8 @@ def _observations(item: _Item, ctx: _Ctx) -> list[Observation]:
         value, unit = _value(m)
         low, high = _reference_range(m.referenceRange, unit)
         record = ctx.build(item, Observation, id=item.rid, codes=codes, value=value, unit=unit,
-                           reference_low=low, reference_high=high, date=date, status=status)
+                           reference_low=low, reference_high=high, date=date, status=status,
+                           interpretation=_interpretation(m.interpretation))
         if record is not None:
             out.append(record)
     for i, component in enumerate(m.component or []):
@@ -955,7 +973,8 @@ def _observations(item: _Item, ctx: _Ctx) -> list[Observation]:
         value, unit = _value(component)
         low, high = _reference_range(component.referenceRange, unit)
         record = ctx.build(item, Observation, id=item.rid, codes=parts, value=value, unit=unit,
-                           reference_low=low, reference_high=high, date=date, status=status)
+                           reference_low=low, reference_high=high, date=date, status=status,
+                           interpretation=_interpretation(component.interpretation))
         if record is not None:
             out.append(record)
     return out
@@ -995,6 +1014,23 @@ def _medication_codes(item: _Item, ctx: _Ctx, concept: CodeableConcept | None,
         ctx.issue(item, path + "Reference", "the Medication it names has no coded code",
                   ref.reference)
     return codes
+
+
+def _as_needed(dosages: Sequence[Dosage] | None) -> bool | None:
+    """Taken only as needed (PRN): every dosage says so. Taken regularly: a dosage says
+    `asNeededBoolean: false`, or none is as needed and one has a repeating schedule
+    (`timing.repeat` with a frequency). Otherwise not stated."""
+    if not dosages:
+        return None
+    prn = [d.asNeededBoolean is True or d.asNeededCodeableConcept is not None
+           for d in dosages]
+    if all(prn):
+        return True
+    if any(d.asNeededBoolean is False for d in dosages):
+        return False
+    scheduled = any(d.timing is not None and d.timing.repeat is not None
+                    and d.timing.repeat.frequency is not None for d in dosages)
+    return False if not any(prn) and scheduled else None
 
 
 def _daily_dose(dosages: Sequence[Dosage] | None) -> tuple[float | None, str | None]:
@@ -1047,7 +1083,8 @@ def _statement(item: _Item, ctx: _Ctx) -> Medication | None:
         return None
     daily, unit = _daily_dose(m.dosage)
     return ctx.build(item, Medication, id=item.rid, codes=codes, start=start, end=end,
-                     status=status, daily_dose=daily, dose_unit=unit)
+                     status=status, daily_dose=daily, dose_unit=unit,
+                     as_needed=_as_needed(m.dosage))
 
 
 def _request(item: _Item, ctx: _Ctx) -> Medication | None:
@@ -1067,7 +1104,8 @@ def _request(item: _Item, ctx: _Ctx) -> Medication | None:
         return None
     daily, unit = _daily_dose(m.dosageInstruction)
     return ctx.build(item, Medication, id=item.rid, codes=codes, start=_date(m.authoredOn),
-                     status=status, daily_dose=daily, dose_unit=unit)
+                     status=status, daily_dose=daily, dose_unit=unit,
+                     as_needed=_as_needed(m.dosageInstruction))
 
 
 def _procedure(item: _Item, ctx: _Ctx) -> Procedure | None:
@@ -1080,7 +1118,8 @@ def _procedure(item: _Item, ctx: _Ctx) -> Procedure | None:
     status = ctx.choice(item, m.status, "status", _PROCEDURE_STATUS)
     if not codes:
         return None
-    return ctx.build(item, Procedure, id=item.rid, codes=codes, date=date, status=status)
+    return ctx.build(item, Procedure, id=item.rid, codes=codes, date=date, status=status,
+                     body_sites=_body_sites(m.bodySite))
 
 
 def _allergy(item: _Item, ctx: _Ctx) -> Allergy | None:
@@ -1095,14 +1134,31 @@ def _allergy(item: _Item, ctx: _Ctx) -> Allergy | None:
                                    _ALLERGY_VERIFICATION)
     onset = _date(m.onsetDateTime) or (_period(m.onsetPeriod)[0] if m.onsetPeriod else None)
     reactions: list[Coding] = []
-    for reaction in m.reaction or []:
+    severities: list[str] = []
+    for i, reaction in enumerate(m.reaction or []):
         for manifestation in reaction.manifestation or []:
             reactions.extend(c for c in _codings(manifestation) if c not in reactions)
+        severity = ctx.choice(item, reaction.severity, f"reaction[{i}].severity",
+                              _REACTION_SEVERITY)
+        if severity is not None:
+            severities.append(severity)
     if not codes:
         return None
     return ctx.build(item, Allergy, id=item.rid, codes=codes, type=kind, category=category,
                      clinical_status=clinical, verification_status=verification, onset=onset,
-                     reactions=tuple(reactions))
+                     reactions=tuple(reactions),
+                     severity=max(severities, key=_REACTION_SEVERITY.index, default=None))
+
+
+_REACTION_SEVERITY = ("mild", "moderate", "severe")  # FHIR reaction-event-severity, in order
+
+
+def _body_sites(concepts: Sequence[CodeableConcept] | None) -> tuple[Coding, ...]:
+    """Body sites as codings (SNOMED CT body structures), each once."""
+    found: list[Coding] = []
+    for concept in concepts or []:
+        found.extend(c for c in _codings(concept) if c not in found)
+    return tuple(found)
 
 
 _NCT = re.compile(r"^NCT\d{8}$", re.IGNORECASE)

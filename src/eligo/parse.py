@@ -479,7 +479,8 @@ class _ToRules(Transformer[Token, Any]):
         return r.HistologyTest(_nodes(ch)[0], _span(meta))
 
     def histology_confirmed(self, meta: Meta, ch: list[Any]) -> r.HistologyConfirmed:
-        return r.HistologyConfirmed(_span(meta))
+        basis = str(_tokens(ch, "CONFIRMATION_BASIS")[0])
+        return r.HistologyConfirmed(cast(r.ConfirmationBasis, basis), _span(meta))
 
     # WITH SEVERITY severity_test
     def severity(self, meta: Meta, ch: list[Any]) -> r.SeverityTest:
@@ -500,12 +501,34 @@ class _ToRules(Transformer[Token, Any]):
     def onset_ago(self, meta: Meta, ch: list[Any]) -> r.OnsetTest:
         return r.OnsetTest(self.ago_window(meta, ch), _span(meta))
 
-    # WITH DAILY_DOSE COMPARATOR NUMBER unit
+    # WITH ONSET AT AGE COMPARATOR INT TIME_UNIT
+    def onset_age(self, meta: Meta, ch: list[Any]) -> r.OnsetAgeTest:
+        op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
+        amount = int(str(_tokens(ch, "INT")[0]))
+        unit = str(_tokens(ch, "TIME_UNIT")[0])
+        plural = unit if unit.endswith("s") else unit + "s"
+        if plural not in ("years", "months"):
+            self.diagnostics.append(Diagnostic(
+                "bad-unit", f"an age at onset is counted in years or months, not {plural}",
+                _tok_span(_tokens(ch, "TIME_UNIT")[0]), "write `years` or `months`"))
+            plural = "years"
+        return r.OnsetAgeTest(op, amount, cast(Literal["years", "months"], plural),
+                              _span(meta))
+
+    # WITH DAILY_DOSE COMPARATOR NUMBER unit (NAME EQUIVALENT)?
     def daily_dose(self, meta: Meta, ch: list[Any]) -> r.DoseTest:
         op = cast(r.Comparator, str(_tokens(ch, "COMPARATOR")[0]))
         amount = Decimal(str(_tokens(ch, "NUMBER")[0]))
         unit = next(n for n in _nodes(ch) if isinstance(n, str))
-        return r.DoseTest(op, amount, unit, _span(meta))
+        names = _tokens(ch, "NAME")
+        return r.DoseTest(op, amount, unit, str(names[0]) if names else None, _span(meta))
+
+    def regularly(self, meta: Meta, ch: list[Any]) -> r.RegularUse:
+        return r.RegularUse(_span(meta))
+
+    # WITH BODY_SITE target
+    def body_site(self, meta: Meta, ch: list[Any]) -> r.BodySiteTest:
+        return r.BodySiteTest(_nodes(ch)[0], _span(meta))
 
     # ENCOUNTER ENCOUNTER_SETTING (FOR target)? timing?
     def encounter(self, meta: Meta, ch: list[Any]) -> r.EncounterQuery:
@@ -555,10 +578,18 @@ class _ToRules(Transformer[Token, Any]):
     def allergy(self, meta: Meta, ch: list[Any]) -> r.AllergyQuery:
         relation = cast(Literal["allergic", "intolerant"], str(ch[0]))
         nodes = _nodes(ch)
+        tests = [n for n in nodes if isinstance(n, tuple)]
+        nodes = [n for n in nodes if not isinstance(n, tuple)]
         allergen, reaction = nodes[0], (nodes[1] if len(nodes) > 1 else None)
+        severity = None
+        if tests:
+            # The severity test's own span: from `severity` to the end of the query.
+            op, labels = tests[0]
+            start = _tok_span(_tokens(ch, "SEVERITY")[0]).start
+            severity = r.SeverityTest(op, labels, Span(start, _span(meta).end))
         if isinstance(allergen, _Category):
-            return r.AllergyQuery(relation, None, allergen.name, reaction, _span(meta))
-        return r.AllergyQuery(relation, allergen, None, reaction, _span(meta))
+            return r.AllergyQuery(relation, None, allergen.name, reaction, severity, _span(meta))
+        return r.AllergyQuery(relation, allergen, None, reaction, severity, _span(meta))
 
     def allergy_category(self, meta: Meta, ch: list[Any]) -> _Category:
         name = str(_tokens(ch, "ALLERGY_CATEGORY")[0])
@@ -689,7 +720,7 @@ class _Category:
 _VALUES = (r.Quantity, r.Symbol, r.Text, r.UlnMultiple)
 _TARGETS = (r.ValueSetRef, r.InlineCodes)
 _DETAILS = (r.StageTest, r.HistologyTest, r.HistologyConfirmed, r.SeverityTest, r.OnsetTest,
-            r.DoseTest)
+            r.OnsetAgeTest, r.DoseTest, r.RegularUse, r.BodySiteTest)
 _TIMINGS = (r.Window, r.AgoWindow, r.Ever, r.Anchor)
 
 

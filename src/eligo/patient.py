@@ -121,6 +121,8 @@ class Condition(_Model):
     severity: Literal["mild", "moderate", "severe"] | None = Field(
         default=None, description="FHIR Condition.severity (SNOMED CT 255604002 mild, "
         "6736007 moderate, 24484000 severe)")
+    body_sites: tuple[Coding, ...] = Field(default=(), description="Where it is "
+                                           "(SNOMED CT body structures, FHIR bodySite)")
 
 
 class Medication(_Model):
@@ -138,6 +140,8 @@ class Medication(_Model):
                                      "in `dose_unit`")
     dose_unit: str | None = Field(default=None, description="UCUM mass unit of the daily dose "
                                   "(mg, g, ug)")
+    as_needed: bool | None = Field(default=None, description="Taken only as needed (PRN, FHIR "
+                                   "Dosage.asNeeded) rather than on a regular schedule")
 
 
 class Procedure(_Model):
@@ -149,6 +153,8 @@ class Procedure(_Model):
         "entered-in-error", "unknown",
     ] | None = Field(default=None, description="FHIR Procedure.status; only completed, unknown or "
                      "unstated procedures count")
+    body_sites: tuple[Coding, ...] = Field(default=(), description="Where it was done "
+                                           "(SNOMED CT body structures, FHIR bodySite)")
 
 
 class Observation(_Model):
@@ -171,6 +177,10 @@ class Observation(_Model):
         "registered", "preliminary", "final", "amended", "corrected", "cancelled",
         "entered-in-error", "unknown",
     ] | None = None
+    interpretation: Literal["positive", "negative", "indeterminate"] | None = Field(
+        default=None, description="The laboratory's reading of the result (FHIR "
+        "Observation.interpretation: POS or DET positive, NEG or ND negative, IND or E "
+        "indeterminate); a viral load below the limit of quantitation may still be detected")
 
 
 class PregnancyStatus(_Model):
@@ -202,6 +212,9 @@ class Allergy(_Model):
     onset: Date | None = None
     reactions: tuple[Coding, ...] = Field(default=(), description="Manifestations, e.g. "
                                           "SNOMED CT 39579001 anaphylaxis")
+    severity: Literal["mild", "moderate", "severe"] | None = Field(
+        default=None, description="The most severe reaction's severity (FHIR "
+        "AllergyIntolerance.reaction.severity)")
 
 
 class ResearchParticipation(_Model):

@@ -116,9 +116,11 @@ def expr_text(expr: r.Expr) -> str:
             return "childbearing potential"
         case r.GestationalAge(op, amount, unit):
             return f"gestational age {op} {number(amount)} {unit}"
-        case r.AllergyQuery(relation, target, category, reaction):
+        case r.AllergyQuery(relation, target, category, reaction, severity):
             allergen = f"any {category}" if target is None else _target(target)
             tail = f" with reaction {_target(reaction)}" if reaction is not None else ""
+            if severity is not None:
+                tail += " " + detail_text(severity)
             return f"{relation} to {allergen}{tail}"
         case r.ResearchQuery(kind, window):
             words = "enrolled in another study" if kind == "enrolled" else (
@@ -158,16 +160,23 @@ def detail_text(detail: r.RecordDetail) -> str:
             return f"{head} {op} {labels[0]}"
         case r.HistologyTest(target):
             return f"with histology {_target(target)}"
-        case r.HistologyConfirmed():
-            return "confirmed by histology"
+        case r.HistologyConfirmed(basis):
+            return f"confirmed by {basis}"
         case r.SeverityTest(op, labels):
             if op == "in":
                 return f"with severity in [{', '.join(labels)}]"
             return f"with severity {op} {labels[0]}"
         case r.OnsetTest(window):
             return f"with onset {timing_text(window)}"
-        case r.DoseTest(op, amount, unit):
-            return f"with daily dose {op} {number(amount)} {unit}"
+        case r.OnsetAgeTest(op, amount, unit):
+            return f"with onset at age {op} {amount} {unit}"
+        case r.DoseTest(op, amount, unit, equivalent):
+            tail = f" {equivalent} equivalent" if equivalent is not None else ""
+            return f"with daily dose {op} {number(amount)} {unit}{tail}"
+        case r.RegularUse():
+            return "regularly"
+        case r.BodySiteTest(target):
+            return f"with body site {_target(target)}"
 
 
 def _word_or_text(word: str) -> str:

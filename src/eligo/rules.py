@@ -265,10 +265,15 @@ class HistologyTest:
     span: Span = _span()
 
 
+ConfirmationBasis = Literal["histology", "cytology", "pathology"]
+
+
 @dataclass(frozen=True, slots=True)
 class HistologyConfirmed:
-    """``confirmed by histology``: the diagnosis rests on a histological examination."""
+    """``confirmed by histology``: the diagnosis rests on a histological examination;
+    ``confirmed by cytology`` on a cytological one; ``confirmed by pathology`` on either."""
 
+    basis: ConfirmationBasis = "histology"
     span: Span = _span()
 
 
@@ -294,17 +299,47 @@ class OnsetTest:
 
 
 @dataclass(frozen=True, slots=True)
+class OnsetAgeTest:
+    """``with onset at age >= 18 years``: the patient's age (completed units) when the
+    condition began."""
+
+    op: Comparator
+    amount: int
+    unit: Literal["years", "months"]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class DoseTest:
-    """``with daily dose >= 10 mg``: the medication's recorded daily dose."""
+    """``with daily dose >= 10 mg``: the medication's recorded daily dose;
+    ``>= 0.5 mg/kg`` per kilogram of the latest body weight; ``… mg prednisolone
+    equivalent`` converted to the named reference drug's equipotent dose."""
 
     op: Comparator
     amount: Decimal
     unit: str
+    equivalent: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class RegularUse:
+    """``regularly``: a medication taken on a schedule, not as needed."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class BodySiteTest:
+    """``with body site V``: a procedure's (or condition's) recorded body site is in V."""
+
+    target: CodeTarget
     span: Span = _span()
 
 
 RecordDetail: TypeAlias = (
-    StageTest | HistologyTest | HistologyConfirmed | SeverityTest | OnsetTest | DoseTest
+    StageTest | HistologyTest | HistologyConfirmed | SeverityTest | OnsetTest | OnsetAgeTest
+    | DoseTest | RegularUse | BodySiteTest
 )
 
 
@@ -366,6 +401,7 @@ class AllergyQuery:
     target: CodeTarget | None = None
     category: AllergyCategory | None = None
     reaction: CodeTarget | None = None
+    severity: SeverityTest | None = None
     span: Span = _span()
 
 
@@ -575,7 +611,8 @@ _NODE_TYPES: dict[str, type[Any]] = {
         Define, Criterion, Protocol, StageTest, HistologyTest, HistologyConfirmed, Breastfeeding,
         ChildbearingPotential, GestationalAge, AllergyQuery, ResearchQuery, BiomarkerResult,
         BiomarkerMeasure, AdverseEventQuery, AdverseEventsRecovered, Speaks, ResidesIn,
-        SeverityTest, OnsetTest, DoseTest, EncounterQuery, ImmunizationQuery,
+        SeverityTest, OnsetTest, DoseTest, EncounterQuery, ImmunizationQuery, OnsetAgeTest,
+        RegularUse, BodySiteTest,
     )
 }
 

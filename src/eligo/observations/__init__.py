@@ -127,6 +127,12 @@ class ObservationEntry:
     )
 
     @property
+    def detectable(self) -> bool:
+        """A quantity that can also be read as detected or not (a viral load): it has an
+        answer set for its text results."""
+        return self.kind == "quantity" and bool(self.answers)
+
+    @property
     def loinc(self) -> tuple[str, ...]:
         """The LOINC codes, most common first."""
         return tuple(c.code for c in self.loinc_codes)
@@ -299,6 +305,9 @@ def _entry(raw: Any, doc: Mapping[str, Any], index: int) -> ObservationEntry:
         iu = raw.get("iu_equals_u", False)
         if not isinstance(iu, bool):
             raise _fail(where, "`iu_equals_u` must be true or false")
+        if "answers" in raw:  # a viral load: "Not detected" and "Detected" are results too
+            allowed |= {"answers"}
+            common["answers"] = _answers(raw["answers"], doc.get("answer_sets") or {}, where)
         common.update(
             unit=unit, molar_mass=molar_mass, iu_equals_u=iu, reference_range=reference,
             molar_mass_source=_str(raw, "molar_mass_source", where, optional=True),
