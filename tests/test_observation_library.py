@@ -688,13 +688,16 @@ def test_added_scores() -> None:
     assert _truth("audit_c >= 4", _result("75626-2", 3)) == "false"
 
 
-def test_alcohol_is_counted_in_drinks_not_grams() -> None:
+def test_alcohol_is_counted_in_standard_drinks() -> None:
+    """Records count drinks; grams a day convert through LOINC 74013-4's 14 g standard
+    drink, and no other mass rate does (no code for grams per day is pretended)."""
     entry = _entry("alcohol_drinks_per_day")
     assert entry.unit == "{drinks}/d"
     assert to_canonical(entry, 14, "{drinks}/wk") == pytest.approx(2.0)
+    assert to_canonical(entry, 28, "g/d") == pytest.approx(2.0)
     with pytest.raises(UnitError):
-        to_canonical(entry, 20, "g/d")
-    assert lookup("alcohol_intake") is None  # no code for grams per day: not pretended
+        to_canonical(entry, 20, "mg/d")
+    assert lookup("alcohol_intake") is None
     rule = "alcohol_drinks_per_day > 2 {drinks}/d"
     assert _truth(rule, _result("74013-4", 3, "/d")) == "true"
     assert _truth(rule, _result("74013-4", 14, "{drinks}/wk")) == "false"

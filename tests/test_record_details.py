@@ -381,3 +381,21 @@ def test_round_trip(rule: r.Expr) -> None:
     assert not diagnostics, text
     assert parsed.inclusion[0].expr == rule, text
     assert expr_text(parsed.inclusion[0].expr) == text
+
+
+# ---- alcohol in grams a day ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("drinks", "truth"), [(4, "false"), (4.3, "true"), (5, "true")])
+def test_alcohol_grams_per_day_from_standard_drinks(drinks: float, truth: str) -> None:
+    """LOINC 74013-4 counts 14 g standard drinks: 60 g/d is 4.29 drinks a day."""
+    record = coded("74013-4", "loinc", value=drinks, unit="{drinks}/d", date=ago(20))
+    c = check("alcohol_drinks_per_day >= 60 g/d", {"observations": [record]}, truth)
+    assert "60 g/d" in c.reason
+
+
+def test_rxnorm_prednisone_tablets_have_equivalents() -> None:
+    rule = ("taking medication systemic_corticosteroids with daily dose >= 20 mg prednisolone "
+            "equivalent")
+    tablets = coded("312617", "rxnorm", start=ago(10), daily_dose=20, dose_unit="mg")
+    c = check(rule, {"medications": [tablets]}, "true", extra="use systemic_corticosteroids\n")
+    assert "prednisone" in c.reason

@@ -8,7 +8,8 @@ deflazacort 6 mg, dexamethasone 750 micrograms, hydrocortisone 20 mg, methylpred
 4 mg, prednisolone 5 mg, triamcinolone 4 mg). Prednisone, not in the BNF table, is equal to
 prednisolone mg for mg (Meikle AW, Tyler FH. Potency and duration of action of
 glucocorticoids. Am J Med. 1977;63(2):200-7). The drugs are keyed by their ATC codes in
-H02AB (glucocorticoids for systemic use): a prednisolone eye drop (S01BA04) or enema
+H02AB (glucocorticoids for systemic use), and the RxNorm oral tablets the bundled
+systemic_corticosteroids value set names: a prednisolone eye drop (S01BA04) or enema
 (A07EA01) is not a systemic dose and has no equivalent here.
 """
 
@@ -32,8 +33,17 @@ GLUCOCORTICOIDS: dict[str, tuple[str, float]] = {
     "H02AB13": ("deflazacort", 6.0),
 }
 
+# RxNorm clinical drugs of the systemic_corticosteroids value set (names from the OMOP
+# CONCEPT table in ../shared/data/omop/synthea27nj): prednisone 5 mg and 20 mg oral tablets.
+RXNORM_GLUCOCORTICOIDS: dict[str, tuple[str, float]] = {
+    "312617": ("prednisone", 5.0),
+    "312615": ("prednisone", 5.0),
+}
+
 # Reference drugs a protocol may name, with their equipotent dose on the same scale.
 REFERENCES: dict[str, float] = dict(GLUCOCORTICOIDS.values())
+
+_BY_SYSTEM = {"atc": GLUCOCORTICOIDS, "rxnorm": RXNORM_GLUCOCORTICOIDS}
 
 
 def mass_unit(unit: str) -> tuple[str, bool]:
@@ -53,7 +63,8 @@ def equivalent_dose(codes: Iterable[Coding], dose_mg: float, reference: str
     """``dose_mg`` of the medication coded ``codes`` as mg of ``reference``, with the
     medication's ingredient name; None when no equivalent is known for it."""
     for coding in codes:
-        if coding.system == "atc" and coding.code in GLUCOCORTICOIDS:
-            name, dose = GLUCOCORTICOIDS[coding.code]
+        table = _BY_SYSTEM.get(coding.system)
+        if table is not None and coding.code in table:
+            name, dose = table[coding.code]
             return dose_mg * REFERENCES[reference] / dose, name
     return None
