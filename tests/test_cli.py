@@ -499,6 +499,10 @@ def test_schema_patient() -> None:
     assert schema["required"] == ["id"]
     assert schema["additionalProperties"] is False
     assert {"Condition", "Coding", "Attestation", "Observation"} <= set(schema["$defs"])
+    assert {"marital_status", "planned_procedures", "family_history", "disease_statuses"} <= set(
+        props)
+    assert {"PlannedProcedure", "FamilyHistory", "DiseaseStatus"} <= set(schema["$defs"])
+    assert len(props["marital_status"]["anyOf"][0]["enum"]) == 12
     for model in [schema, *schema["$defs"].values()]:
         for field, prop in model.get("properties", {}).items():
             assert _described_or_typed(prop), f"{model.get('title')}.{field}: {prop}"

@@ -664,6 +664,184 @@ def test_research_subjects() -> None:
          None)]
 
 
+def test_research_study_identity_is_read_by_enrolled_in_study() -> None:
+    study = {"resourceType": "ResearchStudy", "id": "compass", "status": "active",
+             "identifier": [{"system": "https://www.example.org/ctms", "value": "CTMS-77"},
+                            {"system": "http://clinicaltrials.gov", "value": "nct01234567"}]}
+    subject = {"resourceType": "ResearchSubject", "id": "rs1", "status": "off-study",
+               "study": {"reference": "ResearchStudy/compass"},
+               "individual": {"reference": "Patient/p1"},
+               "period": {"start": "2021-01-04", "end": "2021-05-30"}}
+    p = patient_from_fhir(bundle(person(), study, subject))
+    assert [r.study for r in p.research] == ["NCT01234567"]  # the registry id, upper case
+    protocol = """trial NCT09999999 "Named studies"
+inclusion
+  I1 "took part in COMPASS" [closed world]: enrolled in study "NCT01234567" ever
+  I2 "in COMPASS lately" [closed world]: enrolled in study "NCT01234567" within 3 months
+  I3 "another registry id": enrolled in study "NCT07654321" ever
+exclusion
+  E1 "none" [closed world]: has condition [icd10cm Z99.89]
+"""
+    assert screen(protocol, p, dt.date(2021, 7, 1)) == {
+        "I1": "true", "I2": "true", "I3": "unknown", "E1": "false"}
+    assert screen(protocol, p, dt.date(2022, 7, 1))["I2"] == "false"
+
+
+def service_request(sid: str, **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "ServiceRequest", "id": sid, "status": "active", "intent": "order",
+            "subject": {"reference": "Patient/p1"},
+            "code": code("http://www.ama-assn.org/go/cpt", "47562",
+                         "Laparoscopic cholecystectomy"), **fields}
+
+
+def test_service_requests_are_planned_procedures() -> None:
+    p = patient_from_fhir(bundle(
+        person(),
+        service_request("order", occurrenceDateTime="2021-03-10T09:00:00+01:00",
+                        requester={"reference": "not a reference of any kind"}),
+        service_request("plan", intent="plan", occurrencePeriod={"start": "2021-04-01",
+                                                                 "end": "2021-04-30"}),
+        service_request("proposal", intent="proposal", status="draft"),
+        service_request("revoked", status="revoked", occurrenceDateTime="2021-03-12"),
+        service_request("option", intent="option"),
+        service_request("refused", doNotPerform=True),
+        service_request("timed", occurrenceTiming={"repeat": {"frequency": 1}})))
+    assert [(x.id, x.codes[0].system, x.codes[0].code, x.date, x.status)
+            for x in p.planned_procedures] == [
+        ("order", "cpt", "47562", dt.date(2021, 3, 10), "active"),
+        ("plan", "cpt", "47562", dt.date(2021, 4, 1), "active"),
+        ("proposal", "cpt", "47562", None, "draft"),
+        ("revoked", "cpt", "47562", dt.date(2021, 3, 12), "revoked"),
+        ("timed", "cpt", "47562", None, "active")]
+    protocol = """trial NCT09999999 "Planned procedures"
+inclusion
+  I1 "cholecystectomy planned": scheduled for procedure [cpt 47562]
+  I2 "within 4 weeks": scheduled for procedure [cpt 47562] within 4 weeks
+exclusion
+  E1 "none" [closed world]: has condition [icd10cm Z99.89]
+"""
+    result = Screener(compile_text(protocol)).screen(p, dt.date(2021, 3, 1))
+    assert result.criterion("I1").truth == "true"
+    assert result.criterion("I2").truth == "true"
+    assert [e.record_id for e in result.criterion("I2").evidence] == ["order"]
+
+
+def test_service_request_problems_are_reported() -> None:
+    issues = issues_of(bundle(person(), {**service_request("a"), "code": None},
+                              service_request("b", status="pending")))
+    assert "eligo needs a ServiceRequest's code" in issue_at(
+        issues, "entry[1].resource(ServiceRequest/a).code").message
+    assert issue_at(issues, "entry[2].resource(ServiceRequest/b).status").value == '"pending"'
+
+
+def relative(fid: str, relationship: dict[str, Any], *conditions: dict[str, Any],
+             **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "FamilyMemberHistory", "id": fid, "status": "completed",
+            "patient": {"reference": "Patient/p1"}, "relationship": relationship,
+            "condition": list(conditions), **fields}
+
+
+ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+
+
+def test_family_member_history() -> None:
+    breast = {"code": code(SNOMED, "254837009", "Malignant neoplasm of breast"),
+              "onsetAge": {"value": 45, "unit": "yr", "system": "http://unitsofmeasure.org",
+                           "code": "a"}}
+    ovary = {"code": code(SNOMED, "363443007", "Malignant tumor of ovary"),
+             "onsetAge": {"value": 630, "unit": "months", "code": "mo"}}
+    p = patient_from_fhir(bundle(
+        person(),
+        relative("mother", code(ROLE, "NMTH", "natural mother"), breast, ovary),
+        relative("aunt", code(ROLE, "MAUNT", "maternal aunt"), {"code": code(SNOMED,
+                                                                            "254837009")}),
+        relative("step", code(ROLE, "STPMTH", "stepmother"), breast),
+        relative("snomed", code(SNOMED, "72705000", "Mother"), breast),
+        relative("twin", code(ROLE, "TWINSIS"), breast),
+        relative("error", code(ROLE, "FTH"), breast, status="entered-in-error"),
+        relative("healthy", code(ROLE, "FTH"))))
+    assert [(f.id, f.relationship, f.codes[0].code, f.onset_age_years)
+            for f in p.family_history] == [
+        ("mother", "mother", "254837009", 45.0), ("mother", "mother", "363443007", 52.5),
+        ("aunt", "aunt", "254837009", None), ("step", "other_relative", "254837009", 45.0),
+        ("snomed", "other_relative", "254837009", 45.0), ("twin", "sister", "254837009", 45.0)]
+    protocol = """trial NCT09999999 "Family history"
+valueset ovarian "Ovarian cancer" = snomed 363443007
+valueset breast "Breast cancer" = snomed 254837009
+inclusion
+  I1 "first-degree ovarian": family history of ovarian in first degree relative
+  I2 "any breast": family history of breast
+  I3 "colon": family history of [snomed 363406005]
+  I4 "colon, recorded" [closed world]: family history of [snomed 363406005]
+exclusion
+  E1 "none" [closed world]: has condition [icd10cm Z99.89]
+"""
+    assert screen(protocol, p, dt.date(2021, 3, 1)) == {
+        "I1": "true", "I2": "true", "I3": "unknown", "I4": "false", "E1": "false"}
+
+
+def test_marital_status_from_the_patient_resource() -> None:
+    assert patient_from_fhir(hl7("patient-example-f001-pieter.json")).marital_status == "married"
+    assert patient_from_fhir(hl7("patient-example.json")).marital_status is None
+    v3 = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+    null = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+    for concept, expected in (
+            (code(v3, "T", "Domestic partner"), "domestic_partner"),
+            (code(v3, "S"), "never_married"), (code(v3 + "/", "W"), "widowed"),
+            ({"coding": [{"code": "D"}]}, "divorced"), (code(null, "UNK"), "unknown"),
+            (code(SNOMED, "87915002", "Married"), None), ({"text": "Married"}, None)):
+        p = patient_from_fhir(person(maritalStatus=concept))
+        assert p.marital_status == expected, concept
+    protocol = """trial NCT09999999 "Marital status"
+inclusion
+  I1 "married": marital_status = married
+exclusion
+  E1 "none" [closed world]: has condition [icd10cm Z99.89]
+"""
+    assert screen(protocol, patient_from_fhir(person(maritalStatus=code(null, "UNK"))),
+                  dt.date(2021, 1, 1))["I1"] == "unknown"
+
+
+def test_cancer_disease_status_observations() -> None:
+    cancer = {"resourceType": "Condition", "id": "pcc", "subject": {"reference": "Patient/p1"},
+              "code": code(SNOMED, "353431000119107"), "onsetDateTime": "2019-03-16",
+              "clinicalStatus": code("http://terminology.hl7.org/CodeSystem/"
+                                     "condition-clinical", "recurrence")}
+    status = code(LOINC, "97509-4", "Cancer disease status")
+
+    def assessment(oid: str, answer: str, when: str, **fields: Any) -> dict[str, Any]:
+        return observation(oid, status, effectiveDateTime=when,
+                           valueCodeableConcept=code(SNOMED, answer), **fields)
+
+    focus = [{"reference": "Condition/pcc"}]
+    p = patient_from_fhir(bundle(
+        person(), cancer,
+        assessment("s1", "359746009", "2020-09-01", focus=focus),
+        assessment("s2", "271299001", "2021-01-10", focus=focus),
+        assessment("s3", "268910001", "2020-05-01"),
+        assessment("s4", "260415000", "2019-12-01", focus=[{"reference": "Condition/gone"}]),
+        assessment("s5", "709137006", "2021-01-12", status="entered-in-error", focus=focus),
+        assessment("s6", "385633008", "2021-01-12", focus=focus)))
+    assert [(s.id, s.condition, s.status, s.date) for s in p.disease_statuses] == [
+        ("s1", "pcc", "stable", dt.date(2020, 9, 1)),
+        ("s2", "pcc", "progression", dt.date(2021, 1, 10)),
+        ("s3", None, "improved", dt.date(2020, 5, 1)),
+        ("s4", None, "remission", dt.date(2019, 12, 1))]
+    protocol = """trial NCT09999999 "Disease course"
+valueset breast "Breast cancer" = snomed 353431000119107
+inclusion
+  I1 "progressing": has disease progression of breast
+  I2 "progression in 3 months": has disease progression of breast within 3 months
+  I3 "recurrent": has disease recurrence of breast
+exclusion
+  E1 "none" [closed world]: has condition [icd10cm Z99.89]
+"""
+    assert screen(protocol, p, dt.date(2021, 2, 1)) == {
+        "I1": "true", "I2": "true", "I3": "true", "E1": "false"}
+    assert screen(protocol, p, dt.date(2020, 12, 1)) == {
+        "I1": "false", "I2": "false", "I3": "true", "E1": "false"}
+
+
 def adverse_event(aid: str, **fields: Any) -> dict[str, Any]:
     return {"resourceType": "AdverseEvent", "id": aid, "actuality": "actual",
             "subject": {"reference": "Patient/p1"}, "date": "2020-04-22",
@@ -1162,6 +1340,7 @@ def test_all_synthea_bundles_convert_with_expected_counts() -> None:
     races: Counter[tuple[str, ...]] = Counter()
     ethnicities: Counter[str | None] = Counter()
     settings: Counter[str] = Counter()
+    marital: Counter[str | None] = Counter()
     for path in files:
         data = json.loads(gzip.decompress(path.read_bytes()))
         p = patient_from_fhir(data, path.name)
@@ -1176,6 +1355,8 @@ def test_all_synthea_bundles_convert_with_expected_counts() -> None:
         totals.update(converted_counts(p))
         races[p.race] += 1
         ethnicities[p.ethnicity] += 1
+        marital[p.marital_status] += 1
+        assert p.planned_procedures == ()  # Synthea's ServiceRequests are contained in claims
         settings.update(e.setting for e in p.encounters)
     assert dict(totals) == {"conditions": 267, "medications": 386, "procedures": 541,
                             "allergies": 9, "observations": 5254, "encounters": 875,
@@ -1186,6 +1367,7 @@ def test_all_synthea_bundles_convert_with_expected_counts() -> None:
     assert races == {("white",): 33, ("black_or_african_american",): 2, ("asian",): 1,
                      (): 3}
     assert ethnicities == {"not_hispanic_or_latino": 39}
+    assert marital == {"married": 24, "never_married": 15}
 
 
 @needs_shared
@@ -1233,11 +1415,9 @@ def test_bulk_export_ndjson() -> None:
 _NO_PATIENT = "holds no Patient resource and no resource that refers to a patient"
 _HL7_REFUSED = {
     **{f"diagnosticreport/{n}.json": _NO_PATIENT for n in (
-        "diagnosticreport-example-dxa", "diagnosticreport-example-f001-bloodexam",
-        "diagnosticreport-example-f201-brainct", "diagnosticreport-example-f202-bloodculture",
+        "diagnosticreport-example-dxa", "diagnosticreport-example-f201-brainct",
         "diagnosticreport-example-gingival-mass", "diagnosticreport-example-papsmear",
-        "diagnosticreport-example-pgx", "diagnosticreport-example-ultrasound",
-        "diagnosticreport-genetics-example-2-familyhistory")},
+        "diagnosticreport-example-pgx", "diagnosticreport-example-ultrasound")},
     "diagnosticreport/diagnosticreport-examples-general.json": "holds 10 patients",
     "diagnosticreport/diagnosticreport-genetics-comprehensive-bone-marrow-report.json":
         "names no patient",
@@ -1272,6 +1452,14 @@ def test_every_hl7_example_converts_or_says_why() -> None:
     for name, said in _HL7_REFUSED.items():
         assert said in refused[name], refused[name]
     assert len(expected) == 23
+    # Reports whose bundle holds a ServiceRequest or FamilyMemberHistory about the patient.
+    for name, requests in (("diagnosticreport-example-f001-bloodexam", 1),
+                           ("diagnosticreport-example-f202-bloodculture", 1),
+                           ("diagnosticreport-genetics-example-2-familyhistory", 0)):
+        data = json.loads((root / "diagnosticreport" / f"{name}.json").read_text("utf-8"))
+        p = patient_from_fhir(data, name)
+        assert [x.id for x in p.planned_procedures] == ["req"] * requests
+        assert p.family_history == ()  # the mother's history lists no condition
     # Every Encounter and Immunization example is one patient's record.
     read = [f for f in files if f.parent.name in ("encounter", "immunization")]
     assert len(read) == 10 + 5

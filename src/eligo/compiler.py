@@ -53,6 +53,7 @@ FIELDS: dict[str, str] = {
     "sex": "administrative sex: female, male, other or unknown",
     "race": "race as the patient reports it, in the US OMB categories",
     "ethnicity": "ethnicity as the patient reports it, in the US OMB categories",
+    "marital_status": "marital status, in the words of the FHIR marital-status value set",
 }
 # Values of the categorical fields. Race and ethnicity: the US OMB minimum categories
 # (OMB Statistical Policy Directive No. 15, 1997), as FHIR US Core carries them.
@@ -61,6 +62,10 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "race": ("american_indian_or_alaska_native", "asian", "black_or_african_american",
              "native_hawaiian_or_other_pacific_islander", "white", "other"),
     "ethnicity": ("hispanic_or_latino", "not_hispanic_or_latino"),
+    # FHIR R4 marital status: v3 MaritalStatus M, C, T, S, U, D, L, I, A, W, P; NullFlavor UNK.
+    "marital_status": ("married", "common_law", "domestic_partner", "never_married",
+                       "unmarried", "divorced", "legally_separated", "interlocutory",
+                       "annulled", "widowed", "polygamous", "unknown"),
 }
 
 
@@ -347,6 +352,39 @@ class _Checker:
                                    "use a count of 1 or more")
                 case r.ResidesIn(level, code, span):
                     self.check_place(level, code, span)
+                case (r.PlannedProcedureQuery() | r.FamilyHistoryQuery() | r.StudyEnrollment()
+                      | r.ProgressionQuery() | r.RecurrenceQuery()):
+                    self.check_course(node)
+
+    def check_course(self, node: r.PlannedProcedureQuery | r.FamilyHistoryQuery
+                     | r.StudyEnrollment | r.ProgressionQuery | r.RecurrenceQuery) -> None:
+        """Planned procedures, family history, one named study, disease progression and
+        recurrence."""
+        match node:
+            case r.PlannedProcedureQuery(target, window):
+                self.check_target(target)
+                self.check_library_kind("procedure", target)
+                if window is not None and window.amount < 1:
+                    self.error("bad-window", f"`within {window.amount} {window.unit}` is an "
+                               "empty window", window.span, "a planned procedure's window "
+                               f"counts forward from the screening date; use 1 or more "
+                               f"{window.unit}, or drop `within` to accept any later date")
+            case r.FamilyHistoryQuery(target):
+                self.check_target(target)
+                self.check_library_kind("condition", target)
+            case r.StudyEnrollment(study, window, span):
+                if not study.strip():
+                    self.error("empty-text", "a study needs its identifier", span,
+                               'write the registry id in quotes: enrolled in study '
+                               '"NCT01234567"')
+                if window is not None:
+                    self.check_timing(window)
+            case r.ProgressionQuery(target, window) | r.RecurrenceQuery(target, window):
+                if target is not None:
+                    self.check_target(target)
+                    self.check_library_kind("condition", target)
+                if window is not None:
+                    self.check_timing(window)
 
     def check_details(self, kind: r.EventKind, details: tuple[r.RecordDetail, ...],
                       measured: bool) -> None:

@@ -38,6 +38,12 @@ from eligo.evaluate_core import (
     target_matcher,
     valueset_contents,
 )
+from eligo.evaluate_course import (
+    build_family_history,
+    build_planned_procedure,
+    build_progression,
+    build_recurrence,
+)
 from eligo.evaluate_details import build_detailed_query
 from eligo.evaluate_events import (
     build_adverse_event,
@@ -46,6 +52,7 @@ from eligo.evaluate_events import (
     build_immunization,
     build_recovered,
     build_research,
+    build_study_enrollment,
 )
 from eligo.evaluate_observations import (
     build_aggregate,
@@ -58,6 +65,7 @@ from eligo.evaluate_person import (
     build_breastfeeding,
     build_childbearing_potential,
     build_gestational_age,
+    build_marital_status,
     build_resides_in,
     build_speaks,
 )
@@ -516,6 +524,9 @@ def _build(expr: r.Expr, env: Env) -> Node:
             if subject == "sex":
                 assert not isinstance(expr, r.Between)
                 return _build_sex(expr)
+            if subject == "marital_status":
+                assert not isinstance(expr, r.Between)
+                return build_marital_status(expr)
             if subject in ("race", "ethnicity"):
                 assert not isinstance(expr, r.Between)
                 return _build_self_reported(expr)
@@ -561,6 +572,16 @@ def _build(expr: r.Expr, env: Env) -> Node:
             return build_encounter(expr, env)
         case r.ImmunizationQuery():
             return build_immunization(expr, env)
+        case r.PlannedProcedureQuery():
+            return build_planned_procedure(expr, env)
+        case r.FamilyHistoryQuery():
+            return build_family_history(expr, env)
+        case r.StudyEnrollment():
+            return build_study_enrollment(expr, env)
+        case r.ProgressionQuery():
+            return build_progression(expr, env)
+        case r.RecurrenceQuery():
+            return build_recurrence(expr, env)
         case r.Manual():
             return _build_manual(expr, env)
         case r.Reference(name):

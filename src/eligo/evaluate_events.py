@@ -207,6 +207,14 @@ def _research_closed(env: Env) -> bool:
     return env.protocol.research_recorded
 
 
+def _study_evidence(s: ResearchParticipation) -> Evidence:
+    note = ", ".join(x for x in (
+        s.status, f"until {s.end}" if s.end else None,
+        "investigational product" if s.investigational_product else None) if x)
+    return Evidence(record_type="research", record_id=s.id, code=s.study, date=s.start,
+                    note=note or None)
+
+
 def build_research(node: r.ResearchQuery, env: Env) -> Node:
     period_of: PeriodOf
     period_of, when = build_period(node.window, env)
@@ -216,13 +224,6 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
     what = ("an investigational product" if product else "another study") + when
     ask = (f"ask the patient whether they received {what}" if product
            else f"ask the patient whether they took part in {what}")
-
-    def evidence(s: ResearchParticipation) -> Evidence:
-        note = ", ".join(x for x in (
-            s.status, f"until {s.end}" if s.end else None,
-            "investigational product" if s.investigational_product else None) if x)
-        return Evidence(record_type="research", record_id=s.id, code=s.study, date=s.start,
-                        note=note or None)
 
     def decide(ctx: Context) -> Decision:
         as_of = ctx.as_of
@@ -240,15 +241,54 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
                 continue
             if t:
                 done = "received an investigational product in" if product else "enrolled in"
-                return True, f"{done} {s.study}{when}", (evidence(s),), ()
+                return True, f"{done} {s.study}{when}", (_study_evidence(s),), ()
             if t is None:
                 undecided.append(s)
-        shown = tuple(evidence(s) for s in others)
+        shown = tuple(_study_evidence(s) for s in others)
         if undecided or problem is not None:
             return (None, f"study records do not show whether the patient had {what}", shown,
                     (ask,))
         searched = (f"no record of {what} among {len(others)} other "
                     f"stud{'y' if len(others) == 1 else 'ies'} on record")
+        if closed:
+            return False, searched, shown, ()
+        return (None, searched + "; participation in studies is rarely recorded", shown,
+                (ask,))
+
+    return decision_node(decide)
+
+
+def build_study_enrollment(node: r.StudyEnrollment, env: Env) -> Node:
+    """`enrolled in study "NCT01234567"`: participation in the named study, by the rules of
+    `enrolled in another study` (statuses, periods, open world). The identifier is compared
+    ignoring case and surrounding spaces; the protocol's own trial is not set apart, since
+    the protocol names the study itself."""
+    period_of, when = build_period(node.window, env)
+    wanted = node.study.strip().casefold()
+    closed = _research_closed(env)
+    what = f"study {node.study.strip()}{when}"
+    ask = f"ask the patient whether they took part in {what}"
+
+    def decide(ctx: Context) -> Decision:
+        as_of = ctx.as_of
+        period, problem = period_of(ctx)
+        records = [s for s in ctx.patient.research if s.study.strip().casefold() == wanted]
+        undecided: list[ResearchParticipation] = []
+        for s in records:
+            if s.status not in _ENROLLED:
+                continue
+            t = _in_period(s.start, s.end, s.status in _ONGOING, as_of, period)
+            if t and problem is None:
+                return True, f"enrolled in {s.study}{when}", (_study_evidence(s),), ()
+            if t is not False:
+                undecided.append(s)
+        shown = tuple(_study_evidence(s) for s in records)
+        if undecided or problem is not None:
+            return (None, f"study records do not show whether the patient took part in {what}",
+                    shown, (ask,))
+        count = len(ctx.patient.research)
+        searched = (f"no record of participation in {what} among {count} "
+                    f"stud{'y' if count == 1 else 'ies'} on record")
         if closed:
             return False, searched, shown, ()
         return (None, searched + "; participation in studies is rarely recorded", shown,

@@ -38,6 +38,7 @@ from fhir.resources.R4B.dosage import Dosage
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 from fhir.resources.R4B.encounter import EncounterLocation
 from fhir.resources.R4B.extension import Extension
+from fhir.resources.R4B.familymemberhistory import FamilyMemberHistory as FhirFamilyHistory
 from fhir.resources.R4B.immunization import Immunization as FhirImmunization
 from fhir.resources.R4B.location import Location as FhirLocation
 from fhir.resources.R4B.medication import Medication as FhirMedication
@@ -53,6 +54,7 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.researchstudy import ResearchStudy as FhirResearchStudy
 from fhir.resources.R4B.researchsubject import ResearchSubject as FhirResearchSubject
 from fhir.resources.R4B.resource import Resource as FhirResource
+from fhir.resources.R4B.servicerequest import ServiceRequest as FhirServiceRequest
 from pydantic import BaseModel, ValidationError
 
 from eligo.errors import FieldIssue, PatientDataError
@@ -64,16 +66,21 @@ from eligo.patient import (
     BreastfeedingStatus,
     Coding,
     Condition,
+    DiseaseStatus,
     Encounter,
     EncounterSetting,
     Ethnicity,
+    FamilyHistory,
     Immunization,
+    MaritalStatus,
     Medication,
     Observation,
     Patient,
+    PlannedProcedure,
     PregnancyStatus,
     Procedure,
     Race,
+    Relationship,
     ResearchParticipation,
     Stage,
 )
@@ -103,6 +110,8 @@ _MODELS: dict[str, type[FhirResource]] = {
     "AdverseEvent": FhirAdverseEvent,
     "Encounter": FhirEncounter,
     "Immunization": FhirImmunization,
+    "ServiceRequest": FhirServiceRequest,
+    "FamilyMemberHistory": FhirFamilyHistory,
 }
 # Parsed only when needed: a DiagnosticReport when some Observation has no date of its own
 # (a report dates its results), a Location when some Encounter names one (its type may say
@@ -119,6 +128,8 @@ _ELEMENTS_READ: dict[str, frozenset[str]] = {
     "Immunization": frozenset({"resourceType", "id", "status", "vaccineCode",
                                "occurrenceDateTime", "occurrenceString", "patient"}),
     "Location": frozenset({"resourceType", "id", "type", "physicalType"}),
+    "ServiceRequest": frozenset({"resourceType", "id", "status", "intent", "doNotPerform",
+                                 "code", "occurrenceDateTime", "occurrencePeriod", "subject"}),
 }
 # R4 resource types that R4B (the models' release) removed or renamed: known, never read.
 _R4_ONLY = frozenset({
@@ -134,7 +145,7 @@ _SUBJECT_FIELD = {
     "Condition": "subject", "Observation": "subject", "MedicationStatement": "subject",
     "MedicationRequest": "subject", "Procedure": "subject", "AllergyIntolerance": "patient",
     "ResearchSubject": "individual", "AdverseEvent": "subject", "Encounter": "subject",
-    "Immunization": "patient",
+    "Immunization": "patient", "ServiceRequest": "subject", "FamilyMemberHistory": "patient",
 }
 
 UCUM = "http://unitsofmeasure.org"
@@ -327,6 +338,55 @@ _REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[
 
 M = TypeVar("M", bound=BaseModel)
 A = TypeVar("A")
+
+
+# Patient.maritalStatus: the v3 MaritalStatus codes, and v3 NullFlavor UNK (the FHIR R4
+# marital-status value set).
+MARITAL_STATUS = frozenset({"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus",
+                            "http://hl7.org/fhir/v3/MaritalStatus"})
+NULL_FLAVOR = frozenset({"http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+                         "http://hl7.org/fhir/v3/NullFlavor"})
+_MARITAL: dict[str, MaritalStatus] = {
+    "A": "annulled", "D": "divorced", "I": "interlocutory", "L": "legally_separated",
+    "M": "married", "C": "common_law", "P": "polygamous", "S": "never_married",
+    "T": "domestic_partner", "U": "unmarried", "W": "widowed",
+}
+
+# ServiceRequest: the statuses, and the intents that plan or order (not `option`).
+_SERVICE_REQUEST_STATUS = ("draft", "active", "on-hold", "revoked", "completed",
+                           "entered-in-error", "unknown")
+_PLANNING_INTENTS = frozenset({"plan", "proposal", "directive", "order", "original-order",
+                               "reflex-order", "filler-order", "instance-order"})
+
+# FamilyMemberHistory.relationship (v3 RoleCode) -> the relative; any other is other_relative.
+_RELATIVES: dict[str, Relationship] = {
+    **dict.fromkeys(("MTH", "NMTH"), "mother"), **dict.fromkeys(("FTH", "NFTH"), "father"),
+    **dict.fromkeys(("PRN", "NPRN"), "parent"),
+    **dict.fromkeys(("SIS", "NSIS", "TWINSIS", "FTWINSIS", "ITWINSIS"), "sister"),
+    **dict.fromkeys(("BRO", "NBRO", "TWINBRO", "FTWINBRO", "ITWINBRO"), "brother"),
+    **dict.fromkeys(("SIB", "NSIB", "TWIN", "FTWIN", "ITWIN"), "sibling"),
+    **dict.fromkeys(("SON", "SONC"), "son"), **dict.fromkeys(("DAU", "DAUC"), "daughter"),
+    **dict.fromkeys(("CHILD", "NCHILD"), "child"),
+    **dict.fromkeys(("GRPRN", "MGRPRN", "PGRPRN"), "grandparent"),
+    **dict.fromkeys(("GRMTH", "MGRMTH", "PGRMTH"), "grandmother"),
+    **dict.fromkeys(("GRFTH", "MGRFTH", "PGRFTH"), "grandfather"),
+    **dict.fromkeys(("AUNT", "MAUNT", "PAUNT"), "aunt"),
+    **dict.fromkeys(("UNCLE", "MUNCLE", "PUNCLE"), "uncle"),
+    **dict.fromkeys(("COUSN", "MCOUSN", "PCOUSN"), "cousin"),
+}
+# Age units of FamilyMemberHistory.condition.onsetAge, in years (UCUM `a`, `mo`).
+_AGE_YEARS = {"a": 1.0, "yr": 1.0, "year": 1.0, "years": 1.0,
+              "mo": 1 / 12, "month": 1 / 12, "months": 1 / 12}
+
+# mCODE CancerDiseaseStatus: LOINC 97509-4, valued in SNOMED CT.
+DISEASE_STATUS = "97509-4"
+_DISEASE_STATUSES: dict[tuple[str, str], str] = {
+    (SNOMED, "271299001"): "progression",  # Patient's condition worsened
+    (SNOMED, "359746009"): "stable",  # Patient's condition stable
+    (SNOMED, "268910001"): "improved",  # Patient's condition improved
+    (SNOMED, "260415000"): "remission",  # Not detected
+    (SNOMED, "709137006"): "uncertain",  # Patient condition undetermined
+}
 
 
 # ---- reading the input -----------------------------------------------------------------
@@ -1191,6 +1251,56 @@ def _research(item: _Item, ctx: _Ctx) -> ResearchParticipation | None:
                      start=start, end=end)
 
 
+def _planned_procedure(item: _Item, ctx: _Ctx) -> PlannedProcedure | None:
+    """A ServiceRequest that plans or orders something (not an option, nor an order not
+    to do it), scheduled on its occurrenceDateTime or its occurrencePeriod's start."""
+    m = _model(item, FhirServiceRequest)
+    if m.intent not in _PLANNING_INTENTS or m.doNotPerform:
+        return None
+    codes = ctx.codes(item, m.code, "code", "a ServiceRequest's code")
+    status = ctx.choice(item, m.status, "status", _SERVICE_REQUEST_STATUS)
+    date = _date(m.occurrenceDateTime) or _period(m.occurrencePeriod)[0]
+    if not codes:
+        return None
+    return ctx.build(item, PlannedProcedure, id=item.rid, codes=codes, date=date, status=status)
+
+
+def _relative(cc: CodeableConcept) -> Relationship:
+    for c in cc.coding or []:
+        if (c.system or "").rstrip("/") in (*ROLE_CODE, ""):
+            found = _RELATIVES.get((c.code or "").strip())
+            if found is not None:
+                return found
+    return "other_relative"
+
+
+def _age_years(age: Quantity | None) -> float | None:
+    value = _decimal(age.value) if age is not None else None
+    if age is None or value is None:
+        return None
+    factor = _AGE_YEARS.get((age.code or age.unit or "").strip())
+    return None if factor is None else round(value * factor, 2)
+
+
+def _family_history(item: _Item, ctx: _Ctx) -> list[FamilyHistory]:
+    """One record per condition of the relative; entered-in-error histories are skipped."""
+    m = _model(item, FhirFamilyHistory)
+    if m.status == "entered-in-error":
+        return []
+    relationship = _relative(m.relationship)
+    out: list[FamilyHistory] = []
+    for i, condition in enumerate(m.condition or []):
+        codes = ctx.codes(item, condition.code, f"condition[{i}].code",
+                          "a family member's condition")
+        if not codes:
+            continue
+        record = ctx.build(item, FamilyHistory, id=item.rid, relationship=relationship,
+                           codes=codes, onset_age_years=_age_years(condition.onsetAge))
+        if record is not None:
+            out.append(record)
+    return out
+
+
 def _grade_of(cc: CodeableConcept | None, trust_numbers: bool) -> int | None:
     """A CTCAE grade from a concept: NCIt grade codes, grade code systems, `Grade 3`."""
     if cc is None:
@@ -1372,7 +1482,21 @@ def _demographics(item: _Item, ctx: _Ctx) -> dict[str, Any]:
             ethnicity = ethnicity or next(iter(_omb_categories(ext, _ETHNICITIES)), None)
     return {"birth_date": _date(m.birthDate), "sex": m.gender,
             "languages": tuple(languages), "addresses": tuple(addresses),
-            "race": tuple(races), "ethnicity": ethnicity}
+            "race": tuple(races), "ethnicity": ethnicity,
+            "marital_status": _marital_status(m.maritalStatus)}
+
+
+def _marital_status(cc: CodeableConcept | None) -> MaritalStatus | None:
+    """The first coding of the FHIR marital-status value set (v3 MaritalStatus, or v3
+    NullFlavor UNK; a coding without a system is read the same way); others are not read."""
+    for c in (cc.coding or []) if cc is not None else []:
+        system = (c.system or "").rstrip("/")
+        code = (c.code or "").strip()
+        if code == "UNK" and (system in NULL_FLAVOR or not system):
+            return "unknown"
+        if (system in MARITAL_STATUS or not system) and code in _MARITAL:
+            return _MARITAL[code]
+    return None
 
 
 def _omb_categories(ext: Extension, table: Mapping[str, A]) -> list[A]:
@@ -1647,6 +1771,21 @@ def _biomarker(item: _Item, index: _Index) -> Biomarker | None:
                      condition=condition)
 
 
+def _disease_status(item: _Item, index: _Index) -> DiseaseStatus | None:
+    """An mCODE CancerDiseaseStatus (LOINC 97509-4) whose value is one of the five SNOMED CT
+    answers; `focus` on a Condition gives the condition it concerns."""
+    m = _model(item, FhirObservation)
+    if not (_has_code(m.code, LOINC, DISEASE_STATUS) and _usable(m)):
+        return None
+    status = _coded(m.valueCodeableConcept, cast(dict[tuple[str, str], Any], _DISEASE_STATUSES))
+    if status is None:
+        return None
+    condition = next((t.rid for t in (index.resolve(r) for r in m.focus or [])
+                      if t is not None and t.type == "Condition"), None)
+    return DiseaseStatus(id=item.rid, condition=condition, status=status,
+                         date=index.observed(item))
+
+
 def _patient(key: str, items: list[_Item], ctx: _Ctx) -> Patient | None:
     """One patient's profile from the resources that concern them."""
     by_type: dict[str, list[_Item]] = {}
@@ -1685,6 +1824,14 @@ def _patient(key: str, items: list[_Item], ctx: _Ctx) -> Patient | None:
                          if b is not None),
         pregnancy=_pregnancy(observations, ctx.index),
         breastfeeding=_breastfeeding(observations, ctx.index),
+    )
+    fields.update(
+        planned_procedures=tuple(x for x in (_planned_procedure(i, ctx) for i in by_type.get(
+            "ServiceRequest", [])) if x is not None),
+        family_history=tuple(f for i in by_type.get("FamilyMemberHistory", [])
+                             for f in _family_history(i, ctx)),
+        disease_statuses=tuple(s for s in (_disease_status(o, ctx.index) for o in observations)
+                               if s is not None),
     )
     if ctx.issues:
         return None

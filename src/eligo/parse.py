@@ -54,6 +54,13 @@ _TERMINAL_WORDS: dict[str, str] = {
                           "virtual, long_term_care, palliative_care)"),
     "SEVERITY_LABEL": "mild, moderate or severe",
     "DAILY_DOSE": "`daily dose`",
+    "SCHEDULED_FOR": "`scheduled for`",
+    "FAMILY_HISTORY": "`family history`",
+    "STUDY": "`study`",
+    "FAMILY_RECORDED": "`family history recorded`",
+    "FIRST_DEGREE_RELATIVE": "`first degree relative`",
+    "DISEASE_PROGRESSION": "`disease progression`",
+    "DISEASE_RECURRENCE": "`disease recurrence`",
     "$END": "the end of the file",
 }
 
@@ -70,6 +77,7 @@ _RULE_START = frozenset({
     "LPAR", "AT", "HAD", "HAS", "MANUAL", "NOT", "PREGNANT", "TAKING", "NAME", "ANY",
     "BREASTFEEDING", "CHILDBEARING_POTENTIAL", "GESTATIONAL_AGE", "ALLERGIC", "INTOLERANT",
     "ENROLLED", "BIOMARKER", "ADVERSE", "SPEAKS", "RESIDES", "ENCOUNTER", "VACCINATED",
+    "SCHEDULED_FOR", "FAMILY_HISTORY",
 })
 _A_RULE = "a rule (such as `age >= 18 years`, `has condition NAME`, `pregnant` or a define's name)"
 
@@ -280,6 +288,9 @@ class _ToRules(Transformer[Token, Any]):
 
     def assume_research_recorded(self, meta: Meta, ch: list[Any]) -> tuple[str, Span]:
         return ("research_recorded", _span(meta))
+
+    def assume_family_recorded(self, meta: Meta, ch: list[Any]) -> tuple[str, Span]:
+        return ("family_recorded", _span(meta))
 
     # use: USE NAME ("," NAME)*
     def use(self, meta: Meta, ch: list[Any]) -> tuple[str, list[r.LibraryUse]]:
@@ -601,6 +612,38 @@ class _ToRules(Transformer[Token, Any]):
     def investigational_product(self, meta: Meta, ch: list[Any]) -> r.ResearchQuery:
         return r.ResearchQuery("investigational product", _timing(ch), _span(meta))
 
+    # ENROLLED IN STUDY STRING timing?
+    def enrolled_in_study(self, meta: Meta, ch: list[Any]) -> r.StudyEnrollment:
+        return r.StudyEnrollment(_unquote(_tokens(ch, "STRING")[0]), _timing(ch), _span(meta))
+
+    # SCHEDULED_FOR PROCEDURE target (WITHIN INT TIME_UNIT)?
+    def scheduled_procedure(self, meta: Meta, ch: list[Any]) -> r.PlannedProcedureQuery:
+        target = next(n for n in _nodes(ch) if isinstance(n, _TARGETS))
+        window = None
+        amounts = _tokens(ch, "INT")
+        if amounts:
+            unit = _tokens(ch, "TIME_UNIT")[0]
+            span = Span(_tok_span(_tokens(ch, "WITHIN")[0]).start, _tok_span(unit).end)
+            window = r.Window(self._int(amounts[0], "a time window", 1), _TIME_UNITS[str(unit)],
+                              span)
+        return r.PlannedProcedureQuery(target, window, _span(meta))
+
+    # FAMILY_HISTORY OF target (IN FIRST_DEGREE_RELATIVE)?
+    def family_history(self, meta: Meta, ch: list[Any]) -> r.FamilyHistoryQuery:
+        target = next(n for n in _nodes(ch) if isinstance(n, _TARGETS))
+        first_degree = bool(_tokens(ch, "FIRST_DEGREE_RELATIVE"))
+        return r.FamilyHistoryQuery(target, first_degree, _span(meta))
+
+    # HAS DISEASE_PROGRESSION (OF target)? timing?
+    def disease_progression(self, meta: Meta, ch: list[Any]) -> r.ProgressionQuery:
+        targets = [n for n in _nodes(ch) if isinstance(n, _TARGETS)]
+        return r.ProgressionQuery(targets[0] if targets else None, _timing(ch), _span(meta))
+
+    # HAS DISEASE_RECURRENCE OF target timing?
+    def disease_recurrence(self, meta: Meta, ch: list[Any]) -> r.RecurrenceQuery:
+        target = next(n for n in _nodes(ch) if isinstance(n, _TARGETS))
+        return r.RecurrenceQuery(target, _timing(ch), _span(meta))
+
     # BIOMARKER BIOMARKER_WORD (BIOMARKER_WORD | STRING)? IS NAME timing?
     def biomarker_result(self, meta: Meta, ch: list[Any]) -> r.BiomarkerResult:
         words = _tokens(ch, "BIOMARKER_WORD", "STRING")
@@ -733,6 +776,7 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
     first_heading: dict[str, Span] = {}
     trial_id, title, version = tree.children[0]
     open_world = research_recorded = False
+    family_recorded = False
     valuesets: list[r.ValueSet] = []
     defines: list[r.Define] = []
     uses: list[r.LibraryUse] = []
@@ -746,6 +790,8 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
             open_world = True
         elif item[0] == "research_recorded":
             research_recorded = True
+        elif item[0] == "family_recorded":
+            family_recorded = True
         elif item[0] == "use":
             uses.extend(item[1])
         else:
@@ -779,6 +825,7 @@ def _assemble(tree: Any, source: Source) -> tuple[r.Protocol, list[Diagnostic]]:
         trial_id, title, version, open_world, tuple(valuesets), tuple(defines),
         tuple(sections.get("inclusion", ())), tuple(sections.get("exclusion", ())),
         tuple(uses), Span(0, len(source.text)), research_recorded,
+        family_history_recorded=family_recorded,
     )
     return protocol, diagnostics
 

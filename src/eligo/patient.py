@@ -31,6 +31,10 @@ Sex = Literal["female", "male", "other", "unknown"]
 Race = Literal["american_indian_or_alaska_native", "asian", "black_or_african_american",
                "native_hawaiian_or_other_pacific_islander", "white", "other"]
 Ethnicity = Literal["hispanic_or_latino", "not_hispanic_or_latino"]
+# The FHIR R4 marital-status value set (v3 MaritalStatus, and v3 NullFlavor UNK), in words.
+MaritalStatus = Literal["annulled", "divorced", "interlocutory", "legally_separated", "married",
+                        "common_law", "polygamous", "never_married", "domestic_partner",
+                        "unmarried", "widowed", "unknown"]
 
 
 def _no_number(value: Any) -> Any:
@@ -157,6 +161,20 @@ class Procedure(_Model):
                                            "(SNOMED CT body structures, FHIR bodySite)")
 
 
+class PlannedProcedure(_Model):
+    """A procedure ordered or planned for the patient (FHIR ServiceRequest), with the date it
+    is scheduled for."""
+
+    id: str | None = None
+    codes: tuple[Coding, ...] = Field(min_length=1)
+    date: Date | None = Field(default=None, description="The date it is scheduled for; none "
+                              "while it is not scheduled")
+    status: Literal[
+        "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown",
+    ] | None = Field(default=None, description="FHIR ServiceRequest.status; only active or "
+                     "unstated requests count, and unknown leaves the request undecided")
+
+
 class Observation(_Model):
     """A measurement or finding: a lab value, a vital sign, a test result."""
 
@@ -234,6 +252,27 @@ class ResearchParticipation(_Model):
         "in the study; its period is start to end")
 
 
+Relationship = Literal[
+    "mother", "father", "parent", "sister", "brother", "sibling", "son", "daughter", "child",
+    "grandparent", "grandmother", "grandfather", "aunt", "uncle", "cousin", "other_relative",
+]
+FIRST_DEGREE: frozenset[Relationship] = frozenset({
+    "mother", "father", "parent", "sister", "brother", "sibling", "son", "daughter", "child"})
+
+
+class FamilyHistory(_Model):
+    """A condition a relative has or had (FHIR FamilyMemberHistory, one record per
+    condition)."""
+
+    id: str | None = None
+    relationship: Relationship = Field(description="The relative. First-degree relatives are "
+                                       "mother, father, parent, sister, brother, sibling, son, "
+                                       "daughter and child")
+    codes: tuple[Coding, ...] = Field(min_length=1, description="The relative's condition")
+    onset_age_years: float | None = Field(default=None, ge=0, description="The relative's "
+                                          "age when the condition began, in years")
+
+
 class AdverseEvent(_Model):
     """An adverse event graded by CTCAE (FHIR AdverseEvent)."""
 
@@ -262,6 +301,17 @@ class Biomarker(_Model):
     unit: str | None = None
     date: Date | None = None
     condition: str | None = Field(default=None, description="Id of the condition it concerns")
+
+
+class DiseaseStatus(_Model):
+    """An assessment of the course of a disease (mCODE CancerDiseaseStatus, LOINC 97509-4)."""
+
+    id: str | None = None
+    condition: str | None = Field(default=None, description="Id of the condition it concerns")
+    status: Literal["progression", "stable", "improved", "remission", "uncertain"] = Field(
+        description="The assessed course: progression (worsened), stable, improved, remission "
+        "(not detected) or uncertain (undetermined)")
+    date: Date | None = Field(default=None, description="When the assessment was made")
 
 
 EncounterSetting = Literal[
@@ -331,18 +381,26 @@ class Patient(_Model):
     sex: Sex | None = None
     race: tuple[Race, ...] = Field(default=(), description="Self-reported race categories")
     ethnicity: Ethnicity | None = None
+    marital_status: MaritalStatus | None = Field(
+        default=None, description="Marital status (FHIR Patient.maritalStatus), in words")
     pregnancy: PregnancyStatus | None = None
     breastfeeding: BreastfeedingStatus | None = None
     conditions: tuple[Condition, ...] = ()
     medications: tuple[Medication, ...] = ()
     procedures: tuple[Procedure, ...] = ()
+    planned_procedures: tuple[PlannedProcedure, ...] = Field(
+        default=(), description="Procedures ordered or scheduled (FHIR ServiceRequest)")
     observations: tuple[Observation, ...] = ()
     encounters: tuple[Encounter, ...] = ()
     immunizations: tuple[Immunization, ...] = ()
     allergies: tuple[Allergy, ...] = ()
     research: tuple[ResearchParticipation, ...] = ()
+    family_history: tuple[FamilyHistory, ...] = Field(
+        default=(), description="Conditions of relatives (FHIR FamilyMemberHistory)")
     adverse_events: tuple[AdverseEvent, ...] = ()
     biomarkers: tuple[Biomarker, ...] = ()
+    disease_statuses: tuple[DiseaseStatus, ...] = Field(
+        default=(), description="Assessments of the course of a disease (progression, stable...)")
     languages: tuple[str, ...] = Field(default=(), description="Languages the patient speaks, "
                                        "as BCP 47 tags (en, en-US, es)")
     addresses: tuple[Address, ...] = ()

@@ -141,6 +141,19 @@ def expr_text(expr: r.Expr) -> str:
         case r.AdverseEventsRecovered(target, op, grade):
             shown = "" if target is None else f" {_target(target)}"
             return f"adverse events{shown} recovered to grade {op} {grade}"
+        case r.PlannedProcedureQuery(target, window):
+            text = f"scheduled for procedure {_target(target)}"
+            return text + (f" within {window.amount} {window.unit}" if window else "")
+        case r.FamilyHistoryQuery(target, first_degree):
+            text = f"family history of {_target(target)}"
+            return text + (" in first degree relative" if first_degree else "")
+        case r.StudyEnrollment(study, window):
+            return _timed(f"enrolled in study {quote(study)}", window)
+        case r.ProgressionQuery(target, window):
+            shown = "" if target is None else f" of {_target(target)}"
+            return _timed(f"has disease progression{shown}", window)
+        case r.RecurrenceQuery(target, window):
+            return _timed(f"has disease recurrence of {_target(target)}", window)
         case r.Speaks(language):
             return f"speaks {language}"
         case r.ResidesIn(level, code):
@@ -208,6 +221,8 @@ def protocol_text(protocol: r.Protocol) -> str:
         lines.append("assume open world")
     if protocol.research_recorded:
         lines.append("assume research participation recorded")
+    if protocol.family_history_recorded:
+        lines.append("assume family history recorded")
     if protocol.uses or protocol.valuesets or protocol.defines:
         lines.append("")
     if protocol.uses:

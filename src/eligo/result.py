@@ -33,7 +33,7 @@ class Status(StrEnum):
 RecordType = Literal[
     "patient", "condition", "medication", "procedure", "observation", "pregnancy", "attestation",
     "breastfeeding", "allergy", "research", "adverse_event", "biomarker", "address",
-    "encounter", "immunization",
+    "encounter", "immunization", "planned_procedure", "family_history", "disease_status",
 ]
 
 

@@ -489,6 +489,57 @@ class ImmunizationQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedProcedureQuery:
+    """``scheduled for procedure V [within N unit]``: an active planned procedure scheduled
+    on or after the as-of date; ``window`` counts forward from it (as-of date to N units
+    later)."""
+
+    target: CodeTarget
+    window: Window | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyHistoryQuery:
+    """``family history of V [in first degree relative]``: open world by default, like
+    research participation."""
+
+    target: CodeTarget
+    first_degree: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class StudyEnrollment:
+    """``enrolled in study "NCT01234567" [time]``: participation in one named study (the
+    identifier compared ignoring case and surrounding spaces); open world by default."""
+
+    study: str
+    window: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressionQuery:
+    """``has disease progression [of V] [time]``: recorded disease-status assessments;
+    without a time the latest assessment of each disease decides."""
+
+    target: CodeTarget | None = None
+    window: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class RecurrenceQuery:
+    """``has disease recurrence of V [time]``: a condition in V whose clinical status is
+    recurrence or relapse."""
+
+    target: CodeTarget
+    window: Timing | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Speaks:
     """``speaks english``; ``language`` is the word as written (an English language name or
     an ISO 639 code), resolved to its ISO 639 code by :mod:`eligo.attributes`."""
@@ -527,6 +578,8 @@ Expr: TypeAlias = (
     | Pregnant | Manual | Reference | Breastfeeding | ChildbearingPotential | GestationalAge
     | AllergyQuery | ResearchQuery | BiomarkerResult | BiomarkerMeasure | AdverseEventQuery
     | AdverseEventsRecovered | Speaks | ResidesIn | EncounterQuery | ImmunizationQuery
+    | PlannedProcedureQuery | FamilyHistoryQuery | StudyEnrollment | ProgressionQuery
+    | RecurrenceQuery
 )
 
 
@@ -585,6 +638,8 @@ class Protocol:
     span: Span = _span()
     # `assume research participation recorded`: absence of a study record is proof.
     research_recorded: bool = False
+    # `assume family history recorded`: absence of a family history record is proof.
+    family_history_recorded: bool = False
     # sha256 of the source text the protocol was compiled from; results cite it.
     source_hash: str | None = field(default=None, compare=False)
 
@@ -612,7 +667,8 @@ _NODE_TYPES: dict[str, type[Any]] = {
         ChildbearingPotential, GestationalAge, AllergyQuery, ResearchQuery, BiomarkerResult,
         BiomarkerMeasure, AdverseEventQuery, AdverseEventsRecovered, Speaks, ResidesIn,
         SeverityTest, OnsetTest, DoseTest, EncounterQuery, ImmunizationQuery, OnsetAgeTest,
-        RegularUse, BodySiteTest,
+        RegularUse, BodySiteTest, PlannedProcedureQuery, FamilyHistoryQuery, StudyEnrollment,
+        ProgressionQuery, RecurrenceQuery,
     )
 }
 
