@@ -359,6 +359,8 @@ medication_details = st.lists(st.one_of(
               st.sampled_from([None, "prednisolone", "dexamethasone"])),
     st.just(r.RegularUse())), min_size=1, max_size=3)
 rules_with_details = st.one_of(
+    st.builds(r.ResearchQuery, st.just("enrolled"), st.sampled_from(
+        [None, r.Window(30, "days"), r.Ever()]), st.booleans()),
     st.builds(lambda d: r.RecordQuery("condition", r.ValueSetRef("nsclc"), details=tuple(d)),
               condition_details),
     st.builds(lambda d: r.RecordQuery("medication", r.ValueSetRef("steroids"),
@@ -399,3 +401,66 @@ def test_rxnorm_prednisone_tablets_have_equivalents() -> None:
     tablets = coded("312617", "rxnorm", start=ago(10), daily_dose=20, dose_unit="mg")
     c = check(rule, {"medications": [tablets]}, "true", extra="use systemic_corticosteroids\n")
     assert "prednisone" in c.reason
+
+
+# ---- interventional studies -------------------------------------------------------------------
+
+def study(study_type: str | None, **fields: Any) -> dict[str, Any]:
+    record = {"study": "NCT09999999", "status": "on-study", "start": ago(40), **fields}
+    if study_type is not None:
+        record["study_type"] = study_type
+    return record
+
+
+@pytest.mark.parametrize(("record", "truth"), [
+    (study("interventional"), "true"),
+    (study(None, status="on-study-intervention"), "true"),
+    (study("observational"), "unknown"),   # open world: another study may be unrecorded
+    (study(None), "unknown"),
+])
+def test_enrolled_in_another_interventional_study(record: dict[str, Any], truth: str) -> None:
+    c = check("enrolled in another interventional study", {"research": [record]}, truth)
+    if truth == "unknown":
+        assert c.missing == (
+            "ask the patient whether they took part in another interventional study",)
+
+
+def test_interventional_study_closed_world() -> None:
+    rule = "enrolled in another interventional study within 30 days"
+    check(rule, {"research": [study("observational")]}, "false", world=" [closed world]")
+    check(rule, {"research": [study(None)]}, "unknown", world=" [closed world]")
+    check(rule, {"research": [study("interventional", end=ago(35), status="off-study")]},
+          "false", world=" [closed world]")
+
+
+def test_fhir_study_type_from_category() -> None:
+    bundle = _bundle(
+        {"resourceType": "ResearchStudy", "id": "s1", "status": "active",
+         "identifier": [{"system": "https://clinicaltrials.gov", "value": "NCT01234567"}],
+         "category": [{"text": "Interventional"}]},
+        {"resourceType": "ResearchSubject", "id": "rs1", "status": "on-study",
+         "study": {"reference": "ResearchStudy/s1"},
+         "individual": {"reference": "Patient/p1"}})
+    patient = patient_from_fhir(bundle)
+    assert patient.research[0].study_type == "interventional"
+
+
+# ---- library entries for specimen and eye ------------------------------------------------------
+
+def test_upper_respiratory_pcr_is_its_own_entry() -> None:
+    nasopharynx = coded("94759-8", "loinc", value="Detected", date=ago(2))
+    check("sars_cov_2_rna_upper_respiratory is positive", {"observations": [nasopharynx]},
+          "true")
+    check("sars_cov_2_rna is positive", {"observations": [nasopharynx]}, "unknown")
+    check("any of [sars_cov_2_rna, sars_cov_2_rna_upper_respiratory] is positive",
+          {"observations": [nasopharynx]}, "true")
+
+
+@pytest.mark.parametrize(("right", "left", "truth"), [
+    (0.05, 1.0, "true"), (0.1, 0.8, "false"), (None, 0.5, "unknown"), (None, 0.05, "true")])
+def test_best_corrected_visual_acuity_either_eye(right: float | None, left: float,
+                                                 truth: str) -> None:
+    results = [coded("65897-1", "loinc", value=left, date=ago(10))]
+    if right is not None:
+        results.append(coded("65893-0", "loinc", value=right, date=ago(10)))
+    check("bcva_right_eye < 0.1 or bcva_left_eye < 0.1", {"observations": results}, truth)

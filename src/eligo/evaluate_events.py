@@ -209,10 +209,18 @@ def _research_closed(env: Env) -> bool:
 
 def _study_evidence(s: ResearchParticipation) -> Evidence:
     note = ", ".join(x for x in (
-        s.status, f"until {s.end}" if s.end else None,
+        s.status, f"until {s.end}" if s.end else None, s.study_type,
         "investigational product" if s.investigational_product else None) if x)
     return Evidence(record_type="research", record_id=s.id, code=s.study, date=s.start,
                     note=note or None)
+
+
+def _study_type(s: ResearchParticipation) -> str | None:
+    """The study's type as recorded; a participant assigned to an intervention arm
+    (FHIR status on-study-intervention) is in an interventional study."""
+    if s.study_type is None and s.status == "on-study-intervention":
+        return "interventional"
+    return s.study_type
 
 
 def build_research(node: r.ResearchQuery, env: Env) -> Node:
@@ -221,7 +229,9 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
     own = env.protocol.trial_id.upper()
     closed = _research_closed(env)
     product = node.kind == "investigational product"
-    what = ("an investigational product" if product else "another study") + when
+    interventional = node.interventional
+    study = "another interventional study" if interventional else "another study"
+    what = ("an investigational product" if product else study) + when
     ask = (f"ask the patient whether they received {what}" if product
            else f"ask the patient whether they took part in {what}")
 
@@ -236,12 +246,16 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
             t = _in_period(s.start, s.end, s.status in _ONGOING, as_of, period)
             if t is False or (product and s.investigational_product is False):
                 continue
-            if product and s.investigational_product is None:
+            if interventional and _study_type(s) == "observational":
+                continue
+            if (product and s.investigational_product is None) or (
+                    interventional and _study_type(s) is None):
                 undecided.append(s)
                 continue
             if t:
                 done = "received an investigational product in" if product else "enrolled in"
-                return True, f"{done} {s.study}{when}", (_study_evidence(s),), ()
+                kind = " (interventional)" if interventional else ""
+                return True, f"{done} {s.study}{kind}{when}", (_study_evidence(s),), ()
             if t is None:
                 undecided.append(s)
         shown = tuple(_study_evidence(s) for s in others)

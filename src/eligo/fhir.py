@@ -1248,7 +1248,19 @@ def _research(item: _Item, ctx: _Ctx) -> ResearchParticipation | None:
     status = ctx.choice(item, m.status, "status", _RESEARCH_STATUS)
     start, end = _period(m.period)
     return ctx.build(item, ResearchParticipation, id=item.rid, study=name, status=status,
-                     start=start, end=end)
+                     start=start, end=end, study_type=_study_type(study))
+
+
+def _study_type(study: FhirResearchStudy | None) -> str | None:
+    """Interventional or observational, when the study's `category` says so in a coding or
+    its text (R4 binds no code system to it; registries' exports write the word)."""
+    words: list[str] = []
+    for concept in (study.category or []) if study is not None else []:
+        words.extend(c.code or c.display or "" for c in concept.coding or [])
+        words.append(concept.text or "")
+    said = {t for t in ("interventional", "observational")
+            if any(t in w.casefold() for w in words)}
+    return said.pop() if len(said) == 1 else None
 
 
 def _planned_procedure(item: _Item, ctx: _Ctx) -> PlannedProcedure | None:

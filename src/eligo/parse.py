@@ -607,10 +607,12 @@ class _ToRules(Transformer[Token, Any]):
         return _Category(cast(r.AllergyCategory, name))
 
     def enrolled(self, meta: Meta, ch: list[Any]) -> r.ResearchQuery:
-        return r.ResearchQuery("enrolled", _timing(ch), _span(meta))
+        phrase = str(_tokens(ch, "ANOTHER_STUDY")[0])
+        return r.ResearchQuery("enrolled", _timing(ch), "interventional" in phrase,
+                               _span(meta))
 
     def investigational_product(self, meta: Meta, ch: list[Any]) -> r.ResearchQuery:
-        return r.ResearchQuery("investigational product", _timing(ch), _span(meta))
+        return r.ResearchQuery("investigational product", _timing(ch), span=_span(meta))
 
     # ENROLLED IN STUDY STRING timing?
     def enrolled_in_study(self, meta: Meta, ch: list[Any]) -> r.StudyEnrollment:

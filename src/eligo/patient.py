@@ -250,6 +250,9 @@ class ResearchParticipation(_Model):
     investigational_product: bool | None = Field(
         default=None, description="Whether the patient received an investigational product "
         "in the study; its period is start to end")
+    study_type: Literal["interventional", "observational"] | None = Field(
+        default=None, description="The study's type as registries record it "
+        "(ClinicalTrials.gov study type); read by `enrolled in another interventional study`")
 
 
 Relationship = Literal[

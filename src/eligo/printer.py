@@ -122,8 +122,9 @@ def expr_text(expr: r.Expr) -> str:
             if severity is not None:
                 tail += " " + detail_text(severity)
             return f"{relation} to {allergen}{tail}"
-        case r.ResearchQuery(kind, window):
-            words = "enrolled in another study" if kind == "enrolled" else (
+        case r.ResearchQuery(kind, window, interventional):
+            study = "another interventional study" if interventional else "another study"
+            words = f"enrolled in {study}" if kind == "enrolled" else (
                 "taking investigational product")
             return _timed(words, window)
         case r.BiomarkerResult(gene, alteration, result, timing):

@@ -412,6 +412,8 @@ class ResearchQuery:
 
     kind: Literal["enrolled", "investigational product"]
     window: Timing | None = None
+    # `enrolled in another interventional study`: observational studies do not count.
+    interventional: bool = False
     span: Span = _span()
 
 
