@@ -10,7 +10,6 @@ status-only paths.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,12 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eligo import Patient, ProtocolError, Screener
+import test_expressiveness as expressiveness
 from eligo import rules as r
 from eligo.compiler import compile_text
 from eligo.parse import parse_protocol
 from eligo.printer import expr_text, protocol_text
-from eligo.result import CriterionResult, Status
+from eligo.result import CriterionResult
 from eligo.source import Source
 
 AS_OF = date(2025, 6, 15)
@@ -36,37 +35,18 @@ valueset cholecystectomy "Cholecystectomy" = cpt 47562, 47563
 """
 
 
-def source(rule: str, *, settings: str = "", world: str = "", extra: str = "",
-           trial: str = "NCT00000001") -> str:
-    return (f'trial {trial} "Test"\n{settings}\n{DECLARATIONS}{extra}\ninclusion\n'
-            f'  X1 "tested"{world}: {rule}\nexclusion\n'
-            '  E0 "companion" [closed world]: has condition [icd10cm Z99.89]\n')
+def source(rule: str, *, extra: str = "", **options: Any) -> str:
+    return expressiveness.source(rule, extra=DECLARATIONS + extra, **options)
 
 
-def check(rule: str, fields: dict[str, Any], truth: str, *, as_of: date = AS_OF,
+def check(rule: str, fields: dict[str, Any], truth: str, *, extra: str = "",
           **options: Any) -> CriterionResult:
     """X1's explained result, after checking its truth and that the fast paths agree."""
-    screener = Screener(compile_text(source(rule, **options)))
-    patient = Patient.model_validate({"id": "p1", **fields})
-    result = screener.screen(patient, as_of)
-    c = result.criterion("X1")
-    assert c.truth == truth, c.reason
-    assert screener.statuses(patient, as_of)[0] is c.status
-    assert screener.verdict(patient, as_of) is result.verdict
-    if truth == "unknown":
-        assert c.status is Status.UNKNOWN
-        assert c.missing, "an UNKNOWN must say what would resolve it"
-    else:
-        assert c.missing == ()
-    if c.reason[1:2].islower():
-        return replace(c, reason=c.reason[:1].lower() + c.reason[1:])
-    return c
+    return expressiveness.check(rule, fields, truth, extra=DECLARATIONS + extra, **options)
 
 
-def compile_error(rule: str, **options: Any) -> str:
-    with pytest.raises(ProtocolError) as caught:
-        compile_text(source(rule, **options))
-    return str(caught.value)
+def compile_error(rule: str, *, extra: str = "", **options: Any) -> str:
+    return expressiveness.compile_error(rule, extra=DECLARATIONS + extra, **options)
 
 
 def day(offset: int) -> str:

@@ -65,7 +65,6 @@ from eligo.evaluate_person import (
     build_breastfeeding,
     build_childbearing_potential,
     build_gestational_age,
-    build_marital_status,
     build_resides_in,
     build_speaks,
 )
@@ -350,14 +349,16 @@ def _build_age(node: r.Compare | r.Between | r.InList) -> Node:
     return Node(test, explain)
 
 
-def _build_sex(node: r.Compare | r.InList) -> Node:
+def _wanted(node: r.Compare | r.InList) -> tuple[frozenset[str], bool]:
+    """The words a `FIELD = word`, `!= word` or `in [...]` rule names, and whether `!=`."""
     if isinstance(node, r.Compare):
         assert isinstance(node.value, r.Symbol)
-        wanted = frozenset({node.value.name})
-        negate = node.op == "!="
-    else:
-        wanted = frozenset(v.name for v in node.values if isinstance(v, r.Symbol))
-        negate = False
+        return frozenset({node.value.name}), node.op == "!="
+    return frozenset(v.name for v in node.values if isinstance(v, r.Symbol)), False
+
+
+def _build_sex(node: r.Compare | r.InList) -> Node:
+    wanted, negate = _wanted(node)
     wanted_text = " or ".join(sorted(wanted))
 
     def test(ctx: Context) -> Truth:
@@ -378,37 +379,39 @@ def _build_sex(node: r.Compare | r.InList) -> Node:
     return Node(test, explain)
 
 
-def _build_self_reported(node: r.Compare | r.InList) -> Node:
-    """Race (several categories may be reported) or ethnicity, as the patient reports them:
-    `race = asian` holds when asian is among them; none reported is UNKNOWN."""
+def _build_recorded(node: r.Compare | r.InList) -> Node:
+    """Race (several categories may be reported), ethnicity and marital status, as recorded:
+    `race = asian` holds when asian is among them; none recorded, or `unknown`, is UNKNOWN
+    in either world."""
     field = node.subject
-    if isinstance(node, r.Compare):
-        assert isinstance(node.value, r.Symbol)
-        wanted = frozenset({node.value.name})
-        negate = node.op == "!="
-    else:
-        wanted = frozenset(v.name for v in node.values if isinstance(v, r.Symbol))
-        negate = False
+    wanted, negate = _wanted(node)
     wanted_text = " or ".join(sorted(w.replace("_", " ") for w in wanted))
+    words = field.replace("_", " ")
+    missing = words if field == "marital_status" else f"self-reported {field}"
 
-    def reported(p: Patient) -> tuple[str, ...]:
+    def recorded(p: Patient) -> tuple[str, ...]:
         if field == "race":
             return p.race
-        return (p.ethnicity,) if p.ethnicity else ()
+        value = p.ethnicity if field == "ethnicity" else p.marital_status
+        return (value,) if value else ()
 
     def test(ctx: Context) -> Truth:
-        values = reported(ctx.patient)
-        if not values:
+        values = recorded(ctx.patient)
+        if not values or values == ("unknown",):
             return None
         return (not wanted.isdisjoint(values)) != negate
 
     def explain(ctx: Context) -> Finding:
-        values = reported(ctx.patient)
-        if not values:
-            return Finding(None, f"{field} is not recorded", (), (f"self-reported {field}",))
+        values = recorded(ctx.patient)
+        if not values or values == ("unknown",):
+            said = "is recorded as unknown" if values else "is not recorded"
+            return Finding(None, f"{words} {said}", (), (missing,))
         hit = not wanted.isdisjoint(values)
         shown = ", ".join(v.replace("_", " ") for v in values)
-        evidence = (Evidence(record_type="patient", display=field, value=shown),)
+        evidence = (Evidence(record_type="patient", display=words, value=shown),)
+        if field == "marital_status":
+            return Finding(hit != negate, f"{words} recorded as {shown}, which is "
+                           f"{'' if hit else 'not '}{wanted_text}", evidence)
         return Finding(hit != negate, f"{field} reported as {shown}, which "
                        f"{'includes' if hit else 'does not include'} {wanted_text}", evidence)
 
@@ -524,12 +527,9 @@ def _build(expr: r.Expr, env: Env) -> Node:
             if subject == "sex":
                 assert not isinstance(expr, r.Between)
                 return _build_sex(expr)
-            if subject == "marital_status":
+            if subject in ("race", "ethnicity", "marital_status"):
                 assert not isinstance(expr, r.Between)
-                return build_marital_status(expr)
-            if subject in ("race", "ethnicity"):
-                assert not isinstance(expr, r.Between)
-                return _build_self_reported(expr)
+                return _build_recorded(expr)
             entry = obs.lookup(subject)
             if entry is not None:
                 return build_observation_compare(expr, entry, env)

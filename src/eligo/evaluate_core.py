@@ -272,3 +272,13 @@ def severity_fits(test: r.SeverityTest) -> Callable[[str | None], Truth]:
         return rank in ranks if op == "in" else COMPARE[op](rank, ranks[0])
 
     return fits
+
+
+def closed_for_rarely_recorded(env: Env, assumed_recorded: bool) -> bool:
+    """For records that are rarely complete (research participation, family history):
+    absence proves nothing unless the criterion says `[closed world]` or the protocol
+    assumes them recorded (and the criterion does not say `[open world]`)."""
+    criterion = next((c for c in env.protocol.criteria if c.id == env.criterion_id), None)
+    if criterion is not None and criterion.open_world is not None:
+        return not criterion.open_world
+    return assumed_recorded

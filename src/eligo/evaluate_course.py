@@ -18,6 +18,7 @@ from eligo.evaluate_core import (
     Env,
     Node,
     build_period,
+    closed_for_rarely_recorded,
     decision_node,
     target_matcher,
 )
@@ -35,18 +36,13 @@ from eligo.records import (
     Period,
     Truth,
     add_months,
+    coding_text,
     condition_truth,
     describe_record,
     matching_coding,
     record_evidence,
 )
 from eligo.result import Evidence
-from eligo.terminology import SYSTEM_LABELS
-
-
-def _shown(coding: Coding) -> str:
-    text = f"{SYSTEM_LABELS.get(coding.system, coding.system)} {coding.code}"
-    return f"{text} ({coding.display})" if coding.display else text
 
 
 def _plural(count: int, noun: str, plural: str | None = None) -> str:
@@ -116,7 +112,7 @@ def build_planned_procedure(node: r.PlannedProcedureQuery, env: Env) -> Node:
                 undecided.append((p, coding))
             else:
                 day = f"for {p.date}" if p.date else "without a date yet"
-                return (True, f"procedure {_shown(coding)} is scheduled {day}, in {label}"
+                return (True, f"procedure {coding_text(coding)} is scheduled {day}, in {label}"
                         + (f", {when.strip()}" if when else ""), (_plan_evidence(p, coding),),
                         ())
         if undecided:
@@ -125,7 +121,7 @@ def build_planned_procedure(node: r.PlannedProcedureQuery, env: Env) -> Node:
             why = "its status is unknown" if unknown else "it has no scheduled date"
             need = (f"the {'status' if unknown else 'scheduled date'} of planned procedure "
                     f"{coding.code}")
-            return (None, f"planned procedure {_shown(coding)} is in {label} but {why}",
+            return (None, f"planned procedure {coding_text(coding)} is in {label} but {why}",
                     tuple(_plan_evidence(x, c) for x, c in undecided), (need,))
         count = len(ctx.patient.planned_procedures)
         searched = (f"no active planned procedure in {label} scheduled"
@@ -146,15 +142,6 @@ def build_planned_procedure(node: r.PlannedProcedureQuery, env: Env) -> Node:
 # ---- family history ------------------------------------------------------------------------
 
 
-def _family_closed(env: Env) -> bool:
-    """Family history is rarely complete: absence proves nothing unless the criterion says
-    `[closed world]` or the protocol `assume family history recorded`."""
-    criterion = next((c for c in env.protocol.criteria if c.id == env.criterion_id), None)
-    if criterion is not None and criterion.open_world is not None:
-        return not criterion.open_world
-    return env.protocol.family_history_recorded
-
-
 def _relative_evidence(f: FamilyHistory, coding: Coding) -> Evidence:
     note = f.relationship.replace("_", " ")
     if f.onset_age_years is not None:
@@ -168,7 +155,7 @@ def build_family_history(node: r.FamilyHistoryQuery, env: Env) -> Node:
     matcher, label = target_matcher(node.target, env)
     first = node.first_degree
     whom = "a first-degree relative" if first else "a relative"
-    closed = _family_closed(env)
+    closed = closed_for_rarely_recorded(env, env.protocol.family_history_recorded)
     ask = f"ask the patient whether {whom} had {label}"
 
     def decide(ctx: Context) -> Decision:
@@ -181,7 +168,7 @@ def build_family_history(node: r.FamilyHistoryQuery, env: Env) -> Node:
             if first and f.relationship not in FIRST_DEGREE:
                 others.append((f, coding))
                 continue
-            return (True, f"{f.relationship.replace('_', ' ')} had {_shown(coding)}, in "
+            return (True, f"{f.relationship.replace('_', ' ')} had {coding_text(coding)}, in "
                     f"{label}", (_relative_evidence(f, coding),), ())
         searched = (f"no family history of {label}{' in a first-degree relative' if first else ''}"
                     f" among {_plural(len(records), 'family history record')}")

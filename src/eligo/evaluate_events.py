@@ -20,6 +20,7 @@ from eligo.evaluate_core import (
     Node,
     PeriodOf,
     build_period,
+    closed_for_rarely_recorded,
     decision_node,
     severity_fits,
     target_matcher,
@@ -33,14 +34,16 @@ from eligo.patient import (
     Immunization,
     ResearchParticipation,
 )
-from eligo.records import Context, Period, Truth, episode_overlaps, matching_coding
+from eligo.records import (
+    Context,
+    Period,
+    Truth,
+    coding_text,
+    episode_overlaps,
+    matching_coding,
+)
 from eligo.result import Evidence
-from eligo.terminology import SYSTEM_LABELS, CodeMatcher
-
-
-def _shown(coding: Coding) -> str:
-    text = f"{SYSTEM_LABELS.get(coding.system, coding.system)} {coding.code}"
-    return f"{text} ({coding.display})" if coding.display else text
+from eligo.terminology import CodeMatcher
 
 
 def _in_period(first: date | None, last: date | None, going: bool, as_of: date,
@@ -151,7 +154,7 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
                 if hit is None:
                     unsure.append("reaction")
                 else:
-                    said.append(f"reaction {_shown(hit)}")
+                    said.append(f"reaction {coding_text(hit)}")
             if severe is not None:
                 fits = severe(a.severity)
                 if fits is False:
@@ -161,20 +164,20 @@ def build_allergy(node: r.AllergyQuery, env: Env) -> Node:
                 else:
                     said.append(f"severity {a.severity}")
             if not unsure:
-                return (True, f"{noun} to {_shown(coding)} is in {label}"
+                return (True, f"{noun} to {coding_text(coding)} is in {label}"
                         + "".join(f", {x}" for x in said), (_allergy_evidence(a, coding),), ())
             undecided.append((a, coding, unsure))
         if undecided:
             a, coding, unsure = undecided[0]
-            return (None, f"{noun} to {_shown(coding)} is in {label} but its "
+            return (None, f"{noun} to {coding_text(coding)} is in {label} but its "
                     f"{' and '.join(unsure)} {'is' if len(unsure) == 1 else 'are'} not "
                     "recorded", tuple(_allergy_evidence(x, c) for x, c, _ in undecided),
-                    tuple(f"the {what} of the {noun} to {_shown(c)}"
+                    tuple(f"the {what} of the {noun} to {coding_text(c)}"
                           for _, c, unsure_ in undecided[:1] for what in unsure_))
         if no_known is not None:
             coding = _no_known(no_known)
             assert coding is not None
-            return (False, f"recorded: {_NO_KNOWN_WORDS[coding.code]} ({_shown(coding)})",
+            return (False, f"recorded: {_NO_KNOWN_WORDS[coding.code]} ({coding_text(coding)})",
                     (_allergy_evidence(no_known, coding),), ())
         if not records:
             return (None, "no allergy information is recorded", (),
@@ -198,15 +201,6 @@ _ONGOING = frozenset({"on-study", "on-study-intervention", "on-study-observation
                       "follow-up", None})
 
 
-def _research_closed(env: Env) -> bool:
-    """Participation is rarely recorded: absence proves nothing unless the criterion says
-    `[closed world]` or the protocol `assume research participation recorded`."""
-    criterion = next((c for c in env.protocol.criteria if c.id == env.criterion_id), None)
-    if criterion is not None and criterion.open_world is not None:
-        return not criterion.open_world
-    return env.protocol.research_recorded
-
-
 def _study_evidence(s: ResearchParticipation) -> Evidence:
     note = ", ".join(x for x in (
         s.status, f"until {s.end}" if s.end else None, s.study_type,
@@ -227,7 +221,7 @@ def build_research(node: r.ResearchQuery, env: Env) -> Node:
     period_of: PeriodOf
     period_of, when = build_period(node.window, env)
     own = env.protocol.trial_id.upper()
-    closed = _research_closed(env)
+    closed = closed_for_rarely_recorded(env, env.protocol.research_recorded)
     product = node.kind == "investigational product"
     interventional = node.interventional
     study = "another interventional study" if interventional else "another study"
@@ -279,7 +273,7 @@ def build_study_enrollment(node: r.StudyEnrollment, env: Env) -> Node:
     the protocol names the study itself."""
     period_of, when = build_period(node.window, env)
     wanted = node.study.strip().casefold()
-    closed = _research_closed(env)
+    closed = closed_for_rarely_recorded(env, env.protocol.research_recorded)
     what = f"study {node.study.strip()}{when}"
     ask = f"ask the patient whether they took part in {what}"
 
@@ -362,17 +356,17 @@ def build_adverse_event(node: r.AdverseEventQuery, env: Env) -> Node:
             if grade is not None and op is not None:
                 g = None if e.grade is None else COMPARE[op](e.grade, grade)
             if t and g:
-                return (True, f"{_shown(coding)}{graded}{when}: grade {e.grade}"
-                        if e.grade is not None else f"{_shown(coding)}{when}",
+                return (True, f"{coding_text(coding)}{graded}{when}: grade {e.grade}"
+                        if e.grade is not None else f"{coding_text(coding)}{when}",
                         (_event_evidence(e, coding),), ())
             if g is not False:
                 undecided.append((e, coding))
         if undecided:
             e, coding = undecided[0]
             why = "its grade is not recorded" if e.grade is None else "its dates are incomplete"
-            return (None, f"{_shown(coding)} may count but {why}",
+            return (None, f"{coding_text(coding)} may count but {why}",
                     tuple(_event_evidence(x, c) for x, c in undecided),
-                    (f"the CTCAE grade and dates of {_shown(coding)}",))
+                    (f"the CTCAE grade and dates of {coding_text(coding)}",))
         searched = (f"no {label.removeprefix('an ').removeprefix('any ')}{graded}{when} among "
                     f"{len(ctx.patient.adverse_events)} adverse events on record")
         evidence = tuple(_event_evidence(e, c) for e, c in matched)
@@ -408,12 +402,12 @@ def build_recovered(node: r.AdverseEventsRecovered, env: Env) -> Node:
             if now is None:
                 unknown.append((e, coding))
             elif not COMPARE[op](now, grade):
-                return (False, f"{_shown(coding)} is at grade {now}, not {rule}",
+                return (False, f"{coding_text(coding)} is at grade {now}, not {rule}",
                         (_event_evidence(e, coding),), ())
         if unknown:
             e, coding = unknown[0]
-            return (None, f"the current grade of {_shown(coding)} is not recorded",
-                    tuple(evidence), (f"the current CTCAE grade of {_shown(coding)}",))
+            return (None, f"the current grade of {coding_text(coding)} is not recorded",
+                    tuple(evidence), (f"the current CTCAE grade of {coding_text(coding)}",))
         if not evidence:
             said = f"no {label.removeprefix('an ').removeprefix('any ')} on record"
             if env.open_world:

@@ -16,7 +16,6 @@ from eligo.evaluate_core import (
     COMPARE,
     Decision,
     Env,
-    Finding,
     Node,
     decision_node,
     library_matcher,
@@ -25,7 +24,6 @@ from eligo.patient import Coding, Condition, Observation, Patient, Procedure
 from eligo.records import (
     CHILDBEARING_AGE,
     Context,
-    Truth,
     age_in,
     describe_record,
     matching_coding,
@@ -330,38 +328,3 @@ def build_resides_in(node: r.ResidesIn) -> Node:
         return False, f"lives in {shown}, not {place}", evidence, ()
 
     return decision_node(decide)
-
-
-# ---- marital status ---------------------------------------------------------------------------
-
-
-def build_marital_status(node: r.Compare | r.InList) -> Node:
-    """`marital_status = married`, `marital_status in [...]`: the recorded status is one of
-    the words; missing or `unknown` is UNKNOWN, in either world."""
-    if isinstance(node, r.Compare):
-        assert isinstance(node.value, r.Symbol)
-        wanted = frozenset({node.value.name})
-        negate = node.op == "!="
-    else:
-        wanted = frozenset(v.name for v in node.values if isinstance(v, r.Symbol))
-        negate = False
-    wanted_text = " or ".join(sorted(w.replace("_", " ") for w in wanted))
-
-    def test(ctx: Context) -> Truth:
-        status = ctx.patient.marital_status
-        if status is None or status == "unknown":
-            return None
-        return (status in wanted) != negate
-
-    def explain(ctx: Context) -> Finding:
-        status = ctx.patient.marital_status
-        if status is None or status == "unknown":
-            said = "is not recorded" if status is None else "is recorded as unknown"
-            return Finding(None, f"marital status {said}", (), ("marital status",))
-        hit = status in wanted
-        shown = status.replace("_", " ")
-        evidence = (Evidence(record_type="patient", display="marital status", value=shown),)
-        return Finding(hit != negate, f"marital status recorded as {shown}, which is "
-                       f"{'' if hit else 'not '}{wanted_text}", evidence)
-
-    return Node(test, explain)

@@ -326,11 +326,14 @@ def record_evidence(record: Condition | Medication | Procedure, coding: Coding) 
                     note=record.status)
 
 
+def coding_text(coding: Coding) -> str:
+    """``ICD-10-CM K74.60 (Unspecified cirrhosis of liver)``: a coding as results show it."""
+    text = f"{SYSTEM_LABELS.get(coding.system, coding.system)} {coding.code}"
+    return f"{text} ({coding.display})" if coding.display else text
+
+
 def describe_record(coding: Coding, record: Condition | Medication | Procedure) -> str:
-    label = SYSTEM_LABELS.get(coding.system, coding.system)
-    shown = f"{label} {coding.code}"
-    if coding.display:
-        shown += f" ({coding.display})"
+    shown = coding_text(coding)
     when = {Condition: "onset", Medication: "from", Procedure: "on"}[type(record)]
     day = getattr(record, {"onset": "onset", "from": "start", "on": "date"}[when])
     return f"{shown}, {when} {day}" if day else shown
