@@ -36,7 +36,13 @@ from pydantic import ValidationError
 from eligo.errors import EligoError, FieldIssue, PatientDataError, UsageError
 from eligo.evaluate import Screener
 from eligo.flat import patient_from_row
-from eligo.patient import Patient, issues_of, patient_from_data, read_document
+from eligo.patient import (
+    Patient,
+    issues_of,
+    patient_from_data,
+    patient_from_json,
+    read_document,
+)
 from eligo.result import Status, Verdict
 from eligo.rules import Protocol
 
@@ -220,7 +226,7 @@ def decode(item: Item) -> tuple[Patient, date | None]:
     # Plain profiles, the common case, are validated straight from the JSON text.
     if b'"resourceType"' not in raw and b'"fixture"' not in raw:
         try:
-            return Patient.model_validate_json(raw), None
+            return patient_from_json(raw), None
         except ValidationError as err:
             broken = [e for e in err.errors(include_url=False) if e["type"] == "json_invalid"]
             if broken:

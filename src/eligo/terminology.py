@@ -78,6 +78,26 @@ def normalize_code(system: str, code: str) -> str:
     return code
 
 
+_ICD10CM_NORMAL = r"(?:[A-Z0-9]{1,3}|[A-Z0-9]{3}\.[A-Z0-9]+)"
+_UPPER_NORMAL = r"^[A-Z0-9./\-]+$"
+_PLAIN_NORMAL = r"^[A-Za-z0-9./\-]+$"
+# Codes already in their canonical spelling, by short system name: normalize_code leaves
+# every code these patterns accept as it is (they accept only part of such codes, in
+# ASCII, so that this is easy to see; the rest is normalised by a Python call). Anchored
+# for pydantic-core's regex engine, where `$` is the end of the text.
+NORMAL_CODE_PATTERNS: dict[str, str] = {
+    "icd10cm": rf"^{_ICD10CM_NORMAL}(?:-{_ICD10CM_NORMAL})*$",
+    "snomed": _PLAIN_NORMAL,
+    "loinc": _PLAIN_NORMAL,
+    "rxnorm": _PLAIN_NORMAL,
+    "atc": _UPPER_NORMAL,
+    "cpt": _UPPER_NORMAL,
+    "hcpcs": _UPPER_NORMAL,
+    "icdo3": _UPPER_NORMAL,
+    "cvx": r"^(?:[0-9]{2}|[1-9][0-9]{2,})$",
+}
+
+
 _VERHOEFF_D = (
     (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
     (2, 3, 4, 0, 1, 7, 8, 9, 5, 6), (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
