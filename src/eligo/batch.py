@@ -43,13 +43,12 @@ from eligo.patient import (
     patient_from_json,
     read_document,
 )
-from eligo.result import Status, Verdict
+from eligo.result import Verdict
 from eligo.rules import Protocol
 
 COLUMNS = ("record", "position", "patient_id", "protocol_id", "verdict", "failed", "unknown",
            "reason")
 ERROR = "ERROR"
-FAIL, UNKNOWN = Status.FAIL, Status.UNKNOWN
 ELIGIBLE, INELIGIBLE = Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value
 NEEDS_REVIEW = Verdict.NEEDS_REVIEW.value
 VERDICTS = (Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value, Verdict.NEEDS_REVIEW.value, ERROR)
@@ -252,12 +251,11 @@ class _Screeners:
     fmt: Format
     # The date for records that state none when no as-of date is given (the CLI: today).
     default_as_of: date = date.min
-    compiled: list[tuple[str, Screener, tuple[str, ...]]] = field(default_factory=list)
+    compiled: list[tuple[str, Screener]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for p in self.protocols:
-            screener = Screener(p)
-            self.compiled.append((p.trial_id, screener, screener.criterion_ids))
+            self.compiled.append((p.trial_id, Screener(p)))
 
     def rows(self, item: Item) -> list[tuple[str, ...]]:
         try:
@@ -265,13 +263,11 @@ class _Screeners:
         except EligoError as err:
             problem, known_id = _problem(err), _stated_id(item)
             return [(str(item.number), item.where, known_id, pid, ERROR, "", "", problem)
-                    for pid, _, _ in self.compiled]
+                    for pid, _ in self.compiled]
         as_of = self.as_of or own_date or self.default_as_of
         out: list[tuple[str, ...]] = []
-        for pid, screener, ids in self.compiled:
-            statuses, first_failure = screener.triage(patient, as_of)
-            failed = [i for i, s in zip(ids, statuses, strict=True) if s is FAIL]
-            unknown = [i for i, s in zip(ids, statuses, strict=True) if s is UNKNOWN]
+        for pid, screener in self.compiled:
+            failed, unknown, first_failure = screener.triage(patient, as_of)
             verdict = INELIGIBLE if failed else NEEDS_REVIEW if unknown else ELIGIBLE
             reason = ""
             if first_failure is not None:

@@ -210,12 +210,18 @@ def _finders(entry: ObservationEntry, where: _Where) -> tuple[FindValue, Find]:
     """
     period_of, when, older_than, span = where
 
+    # Most profiles in a population have no observations at all: they are answered
+    # without building the result index.
     if span is not None:  # the entry's freshness window, the common case: written out
         def find_value(ctx: Context) -> Reading | Missing:
+            if not ctx.patient.observations:
+                return "missing"
             as_of = ctx.as_of
             return result_index(ctx).latest_value(entry, (as_of - span, as_of))
     else:
         def find_value(ctx: Context) -> Reading | Missing:
+            if not ctx.patient.observations:
+                return "missing"
             period = period_of(ctx)[0]
             if period is None:
                 return "missing"
