@@ -119,6 +119,17 @@ def test_rows_carry_verdict_failed_unknown_and_the_first_failing_reason(
     assert "I3" in nct["p0"]["unknown"].split(";")
 
 
+def test_csv_rows_are_written_as_the_csv_writer_writes_them() -> None:
+    rows = [("1", "line 1", "p1", "T", "INELIGIBLE", "E1", "I3;E2", "E1: age 85 is over 70"),
+            ("2", "a,b.json", "p,2", "T", "ERROR", "", "", 'id: "x" (got 1)'),
+            ("3", "line 3", "p\r3", "T", "ELIGIBLE", "", "", ""),
+            ("4", "line 4", "p\n4", "T", "NEEDS_REVIEW", "", "I3", "x\x00y\u2028 \t"),
+            ("5", "", "", "", "", "", "", "")]
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(rows * 2)
+    assert batch.format_rows(rows * 2, "csv") == expected.getvalue()
+
+
 def test_ndjson_output(tmp_path: Path, protocols: list[Protocol]) -> None:
     text, _ = run(protocols, mixed_input(tmp_path), fmt="ndjson")
     parsed = [json.loads(line) for line in text.splitlines()]
