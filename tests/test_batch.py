@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from eligo import batch, load_protocol
+from eligo import Screener, batch, load_protocol
 from eligo.cli import app
 from eligo.errors import PatientDataError, UsageError
 from eligo.flat import patient_from_row
+from eligo.patient import Patient
 from eligo.rules import Protocol
 
 AS_OF = date(2024, 6, 1)
@@ -117,6 +119,21 @@ def test_rows_carry_verdict_failed_unknown_and_the_first_failing_reason(
     nct = {r["patient_id"]: r for r in table if r["protocol_id"] == "NCT01224327"}
     assert nct["p0"]["verdict"] == "NEEDS_REVIEW"
     assert "I3" in nct["p0"]["unknown"].split(";")
+
+
+def test_triage_agrees_with_the_explained_screening(
+        nct_screener: Screener, population: Callable[[int, int], list[dict[str, Any]]]) -> None:
+    # A row's failed and unknown criteria and its reason come from the triage (truth
+    # values, remembered by combination; the reason explained without evidence).
+    reasons = set()
+    for data in population(600, 5):
+        patient = Patient.model_validate(data)
+        failed, unknown, first = nct_screener.triage(patient, AS_OF)
+        result = nct_screener.screen(patient, AS_OF)
+        assert (failed, unknown) == (result.failing, result.unknown)
+        assert first == ((failed[0], result.criterion(failed[0]).reason) if failed else None)
+        reasons.add(first[0] if first else "")
+    assert {"I1", "I2", "E1", ""} <= reasons
 
 
 def test_csv_rows_are_written_as_the_csv_writer_writes_them() -> None:

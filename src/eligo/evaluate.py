@@ -337,6 +337,8 @@ def _build_age(node: r.Compare | r.Between | r.InList) -> Node:
                            (), ("a valid birth date",))
         age = age_in(birth, ctx.as_of, unit)
         ok = check(age)
+        if ctx.reason_only:
+            return Finding(ok, say(age, ok))
         return Finding(ok, say(age, ok), (_age_evidence(birth, age, unit, ctx.as_of),))
 
     return Node(test, explain)
@@ -666,6 +668,7 @@ class Screener:
         failed, unknown, first = triaged
         if first is None:
             return failed, unknown, None
+        ctx.reason_only = True
         reason = first.node.explain(ctx).reason
         return failed, unknown, (first.criterion.id, reason[:1].upper() + reason[1:])
 

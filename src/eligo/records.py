@@ -81,7 +81,7 @@ class Context:
     """One evaluation: the patient, the as-of date and the lazily built record indexes."""
 
     __slots__ = ("_medications", "_procedures", "as_of", "codes", "conditions_index", "memo",
-                 "patient")
+                 "patient", "reason_only")
 
     def __init__(self, patient: Patient, as_of: date, codes: CodeIndex) -> None:
         self.patient = patient
@@ -93,6 +93,9 @@ class Context:
         self._procedures: IndexedRecords | None = None
         # What one evaluation has read already (score inputs shared by Child-Pugh and MELD).
         self.memo: dict[object, object] = {}
+        # Explanations are read for their reason alone (a batch row's): the rules whose
+        # evidence costs most to make (derived scores, age) leave it out.
+        self.reason_only = False
 
     def conditions(self) -> IndexedRecords:
         return self.conditions_index
