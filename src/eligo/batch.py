@@ -28,8 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import Literal, NamedTuple, TextIO
+from typing import Literal, NamedTuple, TextIO, cast
 
 from pydantic import ValidationError
 
@@ -316,9 +317,14 @@ def _init_worker(protocols: Sequence[Protocol], as_of: date | None, fmt: Format,
     _WORKER = _Screeners(protocols, as_of, fmt, default_as_of)
 
 
-def _work(items: Sequence[Item]) -> ChunkResult:
+# Items cross to the workers as plain tuples: a named tuple is pickled and unpickled
+# through Python calls, one per item, and those were most of the cost of sending a chunk.
+_as_item = cast(Callable[[tuple[object, ...]], Item], partial(tuple.__new__, Item))
+
+
+def _work(chunk: Sequence[tuple[object, ...]]) -> ChunkResult:
     assert _WORKER is not None
-    return _WORKER.chunk(items)
+    return _WORKER.chunk(list(map(_as_item, chunk)))
 
 
 # ---- resuming ----------------------------------------------------------------------------------
@@ -453,12 +459,12 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
             initializer = None
         slots = threading.BoundedSemaphore(workers * IN_FLIGHT_PER_WORKER)
 
-        def bounded() -> Iterator[list[Item]]:
+        def bounded() -> Iterator[list[tuple[object, ...]]]:
             # Pool.imap reads its input as fast as it can; the semaphore keeps only a few
             # chunks in flight so memory stays flat whatever the input size.
             for chunk in chunks:
                 slots.acquire()
-                yield chunk
+                yield [tuple(item) for item in chunk]
 
         with context.Pool(workers, initializer, (tuple(protocols), as_of, fmt, fallback)) as pool:
             for result in pool.imap(_work, bounded()):
