@@ -136,6 +136,14 @@ def test_triage_agrees_with_the_explained_screening(
     assert {"I1", "I2", "E1", ""} <= reasons
 
 
+@pytest.mark.parametrize("text", ["E1: age 85 is over 70", "", " x", "x ", "a  b", "a\nb",
+                                  "a\tb", "a\u00a0b", "a\u2028b", "a\x1cb", "a\x85b", "–é"])
+def test_reasons_are_put_on_one_line(text: str) -> None:
+    assert batch._one_line(text) == " ".join(text.split())
+    assert not any(c.isspace() and c.isprintable() and c != " "
+                   for c in map(chr, range(0x3000 + 1)))  # what _one_line relies on
+
+
 def test_csv_rows_are_written_as_the_csv_writer_writes_them() -> None:
     rows = [("1", "line 1", "p1", "T", "INELIGIBLE", "E1", "I3;E2", "E1: age 85 is over 70"),
             ("2", "a,b.json", "p,2", "T", "ERROR", "", "", 'id: "x" (got 1)'),

@@ -182,6 +182,10 @@ def _csv(path: Path, skip: int) -> Iterator[Item]:
 
 
 def _one_line(text: str) -> str:
+    # Most reasons are one line already (no whitespace but single inner spaces: every
+    # other whitespace character is unprintable): those are returned without splitting.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 

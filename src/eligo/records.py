@@ -66,11 +66,12 @@ class CodeIndex:
     def index(self, records: tuple[Record, ...]) -> IndexedRecords:
         union = 0
         entries = []
-        mask = self.mask
+        known = self._memo.get  # mask(), without a call for the codes seen before
         for record in records:
             m = 0
             for coding in record.codes:
-                m |= mask(coding.system, coding.code)
+                found = known((coding.system, coding.code))
+                m |= self.mask(coding.system, coding.code) if found is None else found
             if m:
                 entries.append((record, m))
                 union |= m
