@@ -103,6 +103,33 @@ def test_corrupt_lines_become_error_rows_and_counts_add_up(
     assert [r["record"] for r in table[::2][:5]] == ["1", "2", "3", "4", "5"]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("skip", [0, 1, 9, 26])
+def test_runs_of_ndjson_lines_number_records_and_lines_as_read_one_by_one(
+        tmp_path: Path, protocols: list[Protocol], monkeypatch: pytest.MonkeyPatch,
+        workers: int, skip: int) -> None:
+    # An NDJSON file is read (and sent to workers) in runs of lines: with runs of a few
+    # lines, blank lines at their edges and a resumed run, every row is as if it were
+    # read line by line.
+    source = tmp_path / "in.ndjson"
+    lines = [json.dumps(profile(i)) for i in range(24)] + CORRUPT
+    for at, blank in ((0, ""), (5, "  "), (6, "\t"), (11, ""), (20, "\r")):
+        lines.insert(at, blank)
+    source.write_bytes("".join(f"{line}\n" for line in lines).encode() + b"\n  ")
+    expected = [(str(number), f"line {at}") for number, at in enumerate(
+        (at for at, line in enumerate(lines, 1) if line.strip()), 1) if number > skip]
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 300)
+    assert len(list(batch.read_chunks(source))) > 5
+    assert [(str(i.number), i.where) for i in batch.read_input(source, skip)] == expected
+    out = io.StringIO()
+    summary = batch.run(protocols, source, out, as_of=AS_OF, fmt="csv", workers=workers,
+                        previous=batch.Previous(records=skip))
+    table = rows(out.getvalue())
+    assert [(r["record"], r["position"]) for r in table[::2]] == expected
+    assert summary.records == 28  # the records resumed from included
+    assert summary.errors == len(CORRUPT) - max(0, skip - 24)  # the last 4 are corrupt
+
+
 def test_rows_carry_verdict_failed_unknown_and_the_first_failing_reason(
         tmp_path: Path, protocols: list[Protocol]) -> None:
     source = ndjson(tmp_path / "in.ndjson", [json.dumps(profile(i)) for i in range(4)])

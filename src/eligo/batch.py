@@ -54,6 +54,7 @@ ELIGIBLE, INELIGIBLE = Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value
 NEEDS_REVIEW = Verdict.NEEDS_REVIEW.value
 VERDICTS = (Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value, Verdict.NEEDS_REVIEW.value, ERROR)
 CHUNK = 2000  # records per unit of work sent to a worker
+CHUNK_BYTES = 1 << 20  # of NDJSON lines per unit of work (a readlines() size hint)
 IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: bounded memory, workers never idle
 
 Format = Literal["csv", "ndjson"]
@@ -66,7 +67,7 @@ BULK_SUFFIXES = (".ndjson", ".ndjson.gz")
 
 class Item(NamedTuple):
     """One input record: its number (from 1), where it is, and its undecoded content (a
-    tuple: chunks of them cross to worker processes, and tuples pickle cheaply)."""
+    tuple: chunks of them cross to worker processes as plain tuples, which pickle cheaply)."""
 
     number: int
     where: str
@@ -85,6 +86,15 @@ def count_hint(path: Path) -> tuple[int, str]:
             return 0, "patients"
         return sum(1 for p in path.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES), "files"
     return path.stat().st_size, "bytes"
+
+
+def read_chunks(path: Path, skip: int = 0) -> Iterator[Lines | list[Item]]:
+    """:func:`read_input`'s records, a chunk at a time: an NDJSON file's as runs of lines
+    (about a megabyte each), the others as lists of items."""
+    if path.is_file() and path.suffix.lower() != ".csv" and not _resources_per_line(path):
+        yield from _ndjson_runs(path, skip)
+    else:
+        yield from _chunked(read_input(path, skip), CHUNK)
 
 
 def read_input(path: Path, skip: int = 0) -> Iterator[Item]:
@@ -150,15 +160,47 @@ def _bulk_export(files: list[Path], skip: int) -> Iterator[Item]:
             yield Item(number, found.origin, "decoded", (found.origin, found.issues), 1)
 
 
+class Lines(NamedTuple):
+    """A run of an NDJSON file's lines as read, blank ones included: where they are
+    screened, they are made items (:func:`line_items`). A worker process is sent these,
+    not items: the main process, which shares the CPUs with the workers, then only reads."""
+
+    first_line: int  # the line number of the first
+    records_before: int  # records on the lines before it
+    lines: list[bytes]
+    skip: int = 0  # records up to this number are passed over (resuming)
+
+
 def _ndjson(path: Path, skip: int) -> Iterator[Item]:
-    number = 0
+    for run in _ndjson_runs(path, skip):
+        yield from line_items(run)
+
+
+def _ndjson_runs(path: Path, skip: int) -> Iterator[Lines]:
+    line_number = 1
+    records = 0
     with path.open("rb") as stream:
-        for line_number, line in enumerate(stream, 1):
-            if line.isspace() or not line:  # blank (without copying the line to strip it)
-                continue
-            number += 1
-            if number > skip:
-                yield Item(number, f"line {line_number}", "json", line, len(line))
+        while lines := stream.readlines(CHUNK_BYTES):
+            count = len(lines) - sum(1 for line in lines if _blank(line))
+            if records + count > skip:
+                yield Lines(line_number, records, lines, skip)
+            line_number += len(lines)
+            records += count
+
+
+def line_items(run: Lines) -> Iterator[Item]:
+    """The records of a run of NDJSON lines: one per line that is not blank."""
+    number = run.records_before
+    for line_number, line in enumerate(run.lines, run.first_line):
+        if _blank(line):
+            continue
+        number += 1
+        if number > run.skip:
+            yield Item(number, f"line {line_number}", "json", line, len(line))
+
+
+def _blank(line: bytes) -> bool:
+    return line.isspace() or not line  # without copying the line to strip it
 
 
 def _csv(path: Path, skip: int) -> Iterator[Item]:
@@ -326,8 +368,10 @@ def _init_worker(protocols: Sequence[Protocol], as_of: date | None, fmt: Format,
 _as_item = cast(Callable[[tuple[object, ...]], Item], partial(tuple.__new__, Item))
 
 
-def _work(chunk: Sequence[tuple[object, ...]]) -> ChunkResult:
+def _work(chunk: Lines | list[tuple[object, ...]]) -> ChunkResult:
     assert _WORKER is not None
+    if isinstance(chunk, Lines):
+        return _WORKER.chunk(list(line_items(chunk)))
     return _WORKER.chunk(list(map(_as_item, chunk)))
 
 
@@ -432,8 +476,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
                       Counter(previous.counts), previous.records)
     if write_header and fmt == "csv":
         out.write(",".join(COLUMNS) + "\n")
-    items = read_input(source, skip=previous.records)
-    chunks = _chunked(items, CHUNK)
+    chunks = read_chunks(source, skip=previous.records)
 
     def take(result: ChunkResult) -> None:
         text, verdicts, records, size = result
@@ -449,7 +492,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
         # collector's full passes from walking them over and over.
         gc.freeze()
         for chunk in chunks:
-            take(local.chunk(chunk))
+            take(local.chunk(list(line_items(chunk)) if isinstance(chunk, Lines) else chunk))
     else:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
@@ -463,12 +506,12 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
             initializer = None
         slots = threading.BoundedSemaphore(workers * IN_FLIGHT_PER_WORKER)
 
-        def bounded() -> Iterator[list[tuple[object, ...]]]:
+        def bounded() -> Iterator[Lines | list[tuple[object, ...]]]:
             # Pool.imap reads its input as fast as it can; the semaphore keeps only a few
             # chunks in flight so memory stays flat whatever the input size.
             for chunk in chunks:
                 slots.acquire()
-                yield [tuple(item) for item in chunk]
+                yield chunk if isinstance(chunk, Lines) else [tuple(item) for item in chunk]
 
         with context.Pool(workers, initializer, (tuple(protocols), as_of, fmt, fallback)) as pool:
             for result in pool.imap(_work, bounded()):
