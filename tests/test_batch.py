@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from eligo import batch, load_protocol
+from eligo import Screener, batch, load_protocol
 from eligo.cli import app
 from eligo.errors import PatientDataError, UsageError
 from eligo.flat import patient_from_row
+from eligo.patient import Patient
 from eligo.rules import Protocol
 
 AS_OF = date(2024, 6, 1)
@@ -101,6 +103,33 @@ def test_corrupt_lines_become_error_rows_and_counts_add_up(
     assert [r["record"] for r in table[::2][:5]] == ["1", "2", "3", "4", "5"]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("skip", [0, 1, 9, 26])
+def test_runs_of_ndjson_lines_number_records_and_lines_as_read_one_by_one(
+        tmp_path: Path, protocols: list[Protocol], monkeypatch: pytest.MonkeyPatch,
+        workers: int, skip: int) -> None:
+    # An NDJSON file is read (and sent to workers) in runs of lines: with runs of a few
+    # lines, blank lines at their edges and a resumed run, every row is as if it were
+    # read line by line.
+    source = tmp_path / "in.ndjson"
+    lines = [json.dumps(profile(i)) for i in range(24)] + CORRUPT
+    for at, blank in ((0, ""), (5, "  "), (6, "\t"), (11, ""), (20, "\r")):
+        lines.insert(at, blank)
+    source.write_bytes("".join(f"{line}\n" for line in lines).encode() + b"\n  ")
+    expected = [(str(number), f"line {at}") for number, at in enumerate(
+        (at for at, line in enumerate(lines, 1) if line.strip()), 1) if number > skip]
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 300)
+    assert len(list(batch.read_chunks(source))) > 5
+    assert [(str(i.number), i.where) for i in batch.read_input(source, skip)] == expected
+    out = io.StringIO()
+    summary = batch.run(protocols, source, out, as_of=AS_OF, fmt="csv", workers=workers,
+                        previous=batch.Previous(records=skip))
+    table = rows(out.getvalue())
+    assert [(r["record"], r["position"]) for r in table[::2]] == expected
+    assert summary.records == 28  # the records resumed from included
+    assert summary.errors == len(CORRUPT) - max(0, skip - 24)  # the last 4 are corrupt
+
+
 def test_rows_carry_verdict_failed_unknown_and_the_first_failing_reason(
         tmp_path: Path, protocols: list[Protocol]) -> None:
     source = ndjson(tmp_path / "in.ndjson", [json.dumps(profile(i)) for i in range(4)])
@@ -117,6 +146,40 @@ def test_rows_carry_verdict_failed_unknown_and_the_first_failing_reason(
     nct = {r["patient_id"]: r for r in table if r["protocol_id"] == "NCT01224327"}
     assert nct["p0"]["verdict"] == "NEEDS_REVIEW"
     assert "I3" in nct["p0"]["unknown"].split(";")
+
+
+def test_triage_agrees_with_the_explained_screening(
+        nct_screener: Screener, population: Callable[[int, int], list[dict[str, Any]]]) -> None:
+    # A row's failed and unknown criteria and its reason come from the triage (truth
+    # values, remembered by combination; the reason explained without evidence).
+    reasons = set()
+    for data in population(600, 5):
+        patient = Patient.model_validate(data)
+        failed, unknown, first = nct_screener.triage(patient, AS_OF)
+        result = nct_screener.screen(patient, AS_OF)
+        assert (failed, unknown) == (result.failing, result.unknown)
+        assert first == ((failed[0], result.criterion(failed[0]).reason) if failed else None)
+        reasons.add(first[0] if first else "")
+    assert {"I1", "I2", "E1", ""} <= reasons
+
+
+@pytest.mark.parametrize("text", ["E1: age 85 is over 70", "", " x", "x ", "a  b", "a\nb",
+                                  "a\tb", "a\u00a0b", "a\u2028b", "a\x1cb", "a\x85b", "–é"])
+def test_reasons_are_put_on_one_line(text: str) -> None:
+    assert batch._one_line(text) == " ".join(text.split())
+    assert not any(c.isspace() and c.isprintable() and c != " "
+                   for c in map(chr, range(0x3000 + 1)))  # what _one_line relies on
+
+
+def test_csv_rows_are_written_as_the_csv_writer_writes_them() -> None:
+    rows = [("1", "line 1", "p1", "T", "INELIGIBLE", "E1", "I3;E2", "E1: age 85 is over 70"),
+            ("2", "a,b.json", "p,2", "T", "ERROR", "", "", 'id: "x" (got 1)'),
+            ("3", "line 3", "p\r3", "T", "ELIGIBLE", "", "", ""),
+            ("4", "line 4", "p\n4", "T", "NEEDS_REVIEW", "", "I3", "x\x00y\u2028 \t"),
+            ("5", "", "", "", "", "", "", "")]
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(rows * 2)
+    assert batch.format_rows(rows * 2, "csv") == expected.getvalue()
 
 
 def test_ndjson_output(tmp_path: Path, protocols: list[Protocol]) -> None:

@@ -6,9 +6,13 @@ import pytest
 
 from eligo.rules import CodeMatch, CodeRef
 from eligo.terminology import (
+    Icd10cmList,
+    _icd10cm,
+    _listed_codes,
     code_problem,
     compile_matcher,
     icd10cm_expansion,
+    icd10cm_list,
     normalize_code,
     system_name,
 )
@@ -73,6 +77,35 @@ def test_icd10cm_expansion_reads_the_cms_tables() -> None:
     # a string prefix would accept codes the tables do not have
     assert not compile_matcher([CodeRef("icd10cm", "K74.6", "descendants")]).matches(
         "icd10cm", "K74.6X")
+
+
+def test_the_icd10cm_list_reads_as_the_package_does() -> None:
+    # eligo reads simple-icd-10-cm's code list file instead of importing the package:
+    # the file must be where expected, and read as the package's own tables answer.
+    assert _listed_codes() is not None
+    icd = _icd10cm()
+    listed = icd10cm_list()
+    assert listed.items == tuple(icd.get_all_codes(with_dots=True))
+    assert listed.codes() == tuple(c for c in icd.get_all_codes(with_dots=True)
+                                   if "-" not in c and not icd.is_chapter(c))
+    for item in dict.fromkeys(listed.items):
+        assert listed.descendants(item) == icd.get_descendants(item), item
+        for code in (item, item.replace(".", ""), item.lower(), item + "0", item[:-1]):
+            assert listed.is_valid_item(code) == icd.is_valid_item(code), code
+            assert listed.is_chapter(code) == icd.is_chapter(code), code
+    for code in ("", "K74..6", "K74.6X", "KK4.60", "23", "0", "C00-C99"):
+        assert listed.is_valid_item(code) == icd.is_valid_item(code), code
+        assert listed.is_chapter(code) == icd.is_chapter(code), code
+        with pytest.raises(ValueError, match="does not exist"):
+            listed.descendants(code)
+        with pytest.raises(ValueError, match="does not exist"):
+            icd.get_descendants(code)
+
+
+def test_the_icd10cm_list_read_from_the_package_is_the_same() -> None:
+    from_package = Icd10cmList(_icd10cm().get_all_codes(with_dots=True))
+    assert from_package.items == icd10cm_list().items
+    assert from_package.descendants("K74.6") == ["K74.60", "K74.69"]
 
 
 # ---- SNOMED CT, LOINC, ATC, RxNorm, CPT ---------------------------------------------------

@@ -28,26 +28,33 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import Literal, NamedTuple, TextIO
+from typing import Literal, NamedTuple, TextIO, cast
 
 from pydantic import ValidationError
 
 from eligo.errors import EligoError, FieldIssue, PatientDataError, UsageError
 from eligo.evaluate import Screener
 from eligo.flat import patient_from_row
-from eligo.patient import Patient, issues_of, patient_from_data, read_document
-from eligo.result import Status, Verdict
+from eligo.patient import (
+    Patient,
+    issues_of,
+    patient_from_data,
+    patient_from_json,
+    read_document,
+)
+from eligo.result import Verdict
 from eligo.rules import Protocol
 
 COLUMNS = ("record", "position", "patient_id", "protocol_id", "verdict", "failed", "unknown",
            "reason")
 ERROR = "ERROR"
-FAIL, UNKNOWN = Status.FAIL, Status.UNKNOWN
 ELIGIBLE, INELIGIBLE = Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value
 NEEDS_REVIEW = Verdict.NEEDS_REVIEW.value
 VERDICTS = (Verdict.ELIGIBLE.value, Verdict.INELIGIBLE.value, Verdict.NEEDS_REVIEW.value, ERROR)
 CHUNK = 2000  # records per unit of work sent to a worker
+CHUNK_BYTES = 1 << 20  # of NDJSON lines per unit of work (a readlines() size hint)
 IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: bounded memory, workers never idle
 
 Format = Literal["csv", "ndjson"]
@@ -60,7 +67,7 @@ BULK_SUFFIXES = (".ndjson", ".ndjson.gz")
 
 class Item(NamedTuple):
     """One input record: its number (from 1), where it is, and its undecoded content (a
-    tuple: chunks of them cross to worker processes, and tuples pickle cheaply)."""
+    tuple: chunks of them cross to worker processes as plain tuples, which pickle cheaply)."""
 
     number: int
     where: str
@@ -79,6 +86,15 @@ def count_hint(path: Path) -> tuple[int, str]:
             return 0, "patients"
         return sum(1 for p in path.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES), "files"
     return path.stat().st_size, "bytes"
+
+
+def read_chunks(path: Path, skip: int = 0) -> Iterator[Lines | list[Item]]:
+    """:func:`read_input`'s records, a chunk at a time: an NDJSON file's as runs of lines
+    (about a megabyte each), the others as lists of items."""
+    if path.is_file() and path.suffix.lower() != ".csv" and not _resources_per_line(path):
+        yield from _ndjson_runs(path, skip)
+    else:
+        yield from _chunked(read_input(path, skip), CHUNK)
 
 
 def read_input(path: Path, skip: int = 0) -> Iterator[Item]:
@@ -144,15 +160,47 @@ def _bulk_export(files: list[Path], skip: int) -> Iterator[Item]:
             yield Item(number, found.origin, "decoded", (found.origin, found.issues), 1)
 
 
+class Lines(NamedTuple):
+    """A run of an NDJSON file's lines as read, blank ones included: where they are
+    screened, they are made items (:func:`line_items`). A worker process is sent these,
+    not items: the main process, which shares the CPUs with the workers, then only reads."""
+
+    first_line: int  # the line number of the first
+    records_before: int  # records on the lines before it
+    lines: list[bytes]
+    skip: int = 0  # records up to this number are passed over (resuming)
+
+
 def _ndjson(path: Path, skip: int) -> Iterator[Item]:
-    number = 0
+    for run in _ndjson_runs(path, skip):
+        yield from line_items(run)
+
+
+def _ndjson_runs(path: Path, skip: int) -> Iterator[Lines]:
+    line_number = 1
+    records = 0
     with path.open("rb") as stream:
-        for line_number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            number += 1
-            if number > skip:
-                yield Item(number, f"line {line_number}", "json", line, len(line))
+        while lines := stream.readlines(CHUNK_BYTES):
+            count = len(lines) - sum(1 for line in lines if _blank(line))
+            if records + count > skip:
+                yield Lines(line_number, records, lines, skip)
+            line_number += len(lines)
+            records += count
+
+
+def line_items(run: Lines) -> Iterator[Item]:
+    """The records of a run of NDJSON lines: one per line that is not blank."""
+    number = run.records_before
+    for line_number, line in enumerate(run.lines, run.first_line):
+        if _blank(line):
+            continue
+        number += 1
+        if number > run.skip:
+            yield Item(number, f"line {line_number}", "json", line, len(line))
+
+
+def _blank(line: bytes) -> bool:
+    return line.isspace() or not line  # without copying the line to strip it
 
 
 def _csv(path: Path, skip: int) -> Iterator[Item]:
@@ -176,6 +224,10 @@ def _csv(path: Path, skip: int) -> Iterator[Item]:
 
 
 def _one_line(text: str) -> str:
+    # Most reasons are one line already (no whitespace but single inner spaces: every
+    # other whitespace character is unprintable): those are returned without splitting.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 
@@ -220,7 +272,7 @@ def decode(item: Item) -> tuple[Patient, date | None]:
     # Plain profiles, the common case, are validated straight from the JSON text.
     if b'"resourceType"' not in raw and b'"fixture"' not in raw:
         try:
-            return Patient.model_validate_json(raw), None
+            return patient_from_json(raw), None
         except ValidationError as err:
             broken = [e for e in err.errors(include_url=False) if e["type"] == "json_invalid"]
             if broken:
@@ -246,12 +298,11 @@ class _Screeners:
     fmt: Format
     # The date for records that state none when no as-of date is given (the CLI: today).
     default_as_of: date = date.min
-    compiled: list[tuple[str, Screener, tuple[str, ...]]] = field(default_factory=list)
+    compiled: list[tuple[str, Screener]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for p in self.protocols:
-            screener = Screener(p)
-            self.compiled.append((p.trial_id, screener, screener.criterion_ids))
+            self.compiled.append((p.trial_id, Screener(p)))
 
     def rows(self, item: Item) -> list[tuple[str, ...]]:
         try:
@@ -259,13 +310,11 @@ class _Screeners:
         except EligoError as err:
             problem, known_id = _problem(err), _stated_id(item)
             return [(str(item.number), item.where, known_id, pid, ERROR, "", "", problem)
-                    for pid, _, _ in self.compiled]
+                    for pid, _ in self.compiled]
         as_of = self.as_of or own_date or self.default_as_of
         out: list[tuple[str, ...]] = []
-        for pid, screener, ids in self.compiled:
-            statuses, first_failure = screener.triage(patient, as_of)
-            failed = [i for i, s in zip(ids, statuses, strict=True) if s is FAIL]
-            unknown = [i for i, s in zip(ids, statuses, strict=True) if s is UNKNOWN]
+        for pid, screener in self.compiled:
+            failed, unknown, first_failure = screener.triage(patient, as_of)
             verdict = INELIGIBLE if failed else NEEDS_REVIEW if unknown else ELIGIBLE
             reason = ""
             if first_failure is not None:
@@ -286,8 +335,22 @@ def format_rows(rows: Iterable[tuple[str, ...]], fmt: Format) -> str:
         return "".join(json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False)
                        + "\n" for row in rows)
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
+    writer = csv.writer(buffer, lineterminator="\n")
+    lines = []
+    commas = len(COLUMNS) - 1
+    for row in rows:
+        # Most rows need no quoting: joined, they are exactly what the csv writer writes,
+        # at half its cost. A row with a field it would quote is written by it.
+        line = ",".join(row)
+        if line.count(",") == commas and '"' not in line and "\n" not in line \
+                and "\r" not in line:
+            lines.append(line + "\n")
+        else:
+            writer.writerow(row)
+            lines.append(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
+    return "".join(lines)
 
 
 # The worker processes' screeners, set once per process by the pool initializer.
@@ -300,9 +363,16 @@ def _init_worker(protocols: Sequence[Protocol], as_of: date | None, fmt: Format,
     _WORKER = _Screeners(protocols, as_of, fmt, default_as_of)
 
 
-def _work(items: Sequence[Item]) -> ChunkResult:
+# Items cross to the workers as plain tuples: a named tuple is pickled and unpickled
+# through Python calls, one per item, and those were most of the cost of sending a chunk.
+_as_item = cast(Callable[[tuple[object, ...]], Item], partial(tuple.__new__, Item))
+
+
+def _work(chunk: Lines | list[tuple[object, ...]]) -> ChunkResult:
     assert _WORKER is not None
-    return _WORKER.chunk(items)
+    if isinstance(chunk, Lines):
+        return _WORKER.chunk(list(line_items(chunk)))
+    return _WORKER.chunk(list(map(_as_item, chunk)))
 
 
 # ---- resuming ----------------------------------------------------------------------------------
@@ -406,8 +476,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
                       Counter(previous.counts), previous.records)
     if write_header and fmt == "csv":
         out.write(",".join(COLUMNS) + "\n")
-    items = read_input(source, skip=previous.records)
-    chunks = _chunked(items, CHUNK)
+    chunks = read_chunks(source, skip=previous.records)
 
     def take(result: ChunkResult) -> None:
         text, verdicts, records, size = result
@@ -423,7 +492,7 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
         # collector's full passes from walking them over and over.
         gc.freeze()
         for chunk in chunks:
-            take(local.chunk(chunk))
+            take(local.chunk(list(line_items(chunk)) if isinstance(chunk, Lines) else chunk))
     else:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
@@ -437,12 +506,12 @@ def run(protocols: Sequence[Protocol], source: Path, out: TextIO, *, as_of: date
             initializer = None
         slots = threading.BoundedSemaphore(workers * IN_FLIGHT_PER_WORKER)
 
-        def bounded() -> Iterator[list[Item]]:
+        def bounded() -> Iterator[Lines | list[tuple[object, ...]]]:
             # Pool.imap reads its input as fast as it can; the semaphore keeps only a few
             # chunks in flight so memory stays flat whatever the input size.
             for chunk in chunks:
                 slots.acquire()
-                yield chunk
+                yield chunk if isinstance(chunk, Lines) else [tuple(item) for item in chunk]
 
         with context.Pool(workers, initializer, (tuple(protocols), as_of, fmt, fallback)) as pool:
             for result in pool.imap(_work, bounded()):

@@ -94,7 +94,7 @@ from eligo.records import (
     record_truth,
 )
 from eligo.result import CriterionResult, Evidence, ScreeningResult, Status, ToResolve, Verdict
-from eligo.terminology import CodeMatcher, compile_matcher
+from eligo.terminology import MEMO_LIMIT, CodeMatcher, compile_matcher
 
 
 def _build_query(q: r.RecordQuery, env: Env) -> Node:
@@ -344,6 +344,8 @@ def _build_age(node: r.Compare | r.Between | r.InList) -> Node:
                            (), ("a valid birth date",))
         age = age_in(birth, ctx.as_of, unit)
         ok = check(age)
+        if ctx.reason_only:
+            return Finding(ok, say(age, ok))
         return Finding(ok, say(age, ok), (_age_evidence(birth, age, unit, ctx.as_of),))
 
     return Node(test, explain)
@@ -616,6 +618,10 @@ class _CompiledCriterion:
     statuses: dict[Truth, Status]
 
 
+# A triage by truth values: failing ids, unknown ids, the first failing criterion.
+_Triaged = tuple[tuple[str, ...], tuple[str, ...], _CompiledCriterion | None]
+
+
 class Screener:
     """A compiled protocol, ready to screen many patients.
 
@@ -642,6 +648,10 @@ class Screener:
         self._criteria = tuple(compiled)
         self._tests = tuple((cc.node.test, cc.inclusion) for cc in compiled)
         self._status_tests = tuple((cc.node.test, cc.statuses) for cc in compiled)
+        self._truth_tests = tuple(cc.node.test for cc in compiled)
+        # What triage makes of the criteria's truth values, by those values: a pure
+        # function of them, remembered since a population shows only a few hundred.
+        self._triaged: dict[tuple[Truth, ...], _Triaged] = {}
 
     def verdict(self, patient: Patient, as_of: date) -> Verdict:
         ctx = Context(patient, as_of, self._codes)
@@ -664,16 +674,31 @@ class Screener:
         return tuple(cc.criterion.id for cc in self._criteria)
 
     def triage(self, patient: Patient, as_of: date
-               ) -> tuple[tuple[Status, ...], tuple[str, str] | None]:
-        """Every criterion's status, and the id and reason of the first failing one: what a
-        batch row needs, in one evaluation (the reason reuses what the statuses read)."""
+               ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, str] | None]:
+        """The ids of the failing and of the unknown criteria, and the id and reason of the
+        first failing one: what a batch row needs, in one evaluation (the reason reuses
+        what the tests read)."""
         ctx = Context(patient, as_of, self._codes)
-        statuses = tuple([statuses[test(ctx)] for test, statuses in self._status_tests])
-        for cc, status in zip(self._criteria, statuses, strict=True):
-            if status is Status.FAIL:
-                reason = cc.node.explain(ctx).reason
-                return statuses, (cc.criterion.id, reason[:1].upper() + reason[1:])
-        return statuses, None
+        # Truth values, not statuses: a tuple of them hashes without a Python call.
+        truths = tuple([test(ctx) for test in self._truth_tests])
+        triaged = self._triaged.get(truths)
+        if triaged is None:
+            triaged = self._triage(truths)
+            if len(self._triaged) < MEMO_LIMIT:
+                self._triaged[truths] = triaged
+        failed, unknown, first = triaged
+        if first is None:
+            return failed, unknown, None
+        ctx.reason_only = True
+        reason = first.node.explain(ctx).reason
+        return failed, unknown, (first.criterion.id, reason[:1].upper() + reason[1:])
+
+    def _triage(self, truths: tuple[Truth, ...]) -> _Triaged:
+        statuses = [cc.statuses[t] for cc, t in zip(self._criteria, truths, strict=True)]
+        failed = [cc for cc, s in zip(self._criteria, statuses, strict=True) if s is Status.FAIL]
+        unknown = tuple(cc.criterion.id for cc, s in zip(self._criteria, statuses, strict=True)
+                        if s is Status.UNKNOWN)
+        return tuple(cc.criterion.id for cc in failed), unknown, failed[0] if failed else None
 
     def explain(self, patient: Patient, as_of: date, criterion_id: str) -> CriterionResult:
         """One criterion's explained result (a batch row's reason, without the rest)."""

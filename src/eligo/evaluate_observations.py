@@ -210,12 +210,18 @@ def _finders(entry: ObservationEntry, where: _Where) -> tuple[FindValue, Find]:
     """
     period_of, when, older_than, span = where
 
+    # Most profiles in a population have no observations at all: they are answered
+    # without building the result index.
     if span is not None:  # the entry's freshness window, the common case: written out
         def find_value(ctx: Context) -> Reading | Missing:
+            if not ctx.patient.observations:
+                return "missing"
             as_of = ctx.as_of
             return result_index(ctx).latest_value(entry, (as_of - span, as_of))
     else:
         def find_value(ctx: Context) -> Reading | Missing:
+            if not ctx.patient.observations:
+                return "missing"
             period = period_of(ctx)[0]
             if period is None:
                 return "missing"
@@ -527,6 +533,15 @@ def _condition_evidence(found: tuple[Condition, Coding]) -> tuple[Evidence, ...]
                      code=coding.code, display=coding.display, date=c.onset),)
 
 
+def _input_evidence(ctx: Context, reading: Reading | NoReading) -> tuple[Evidence, ...]:
+    """A score input's evidence, unless only the reason is asked for (Context.reason_only)."""
+    return () if ctx.reason_only else _evidence(reading)
+
+
+def _input_condition(ctx: Context, found: tuple[Condition, Coding]) -> tuple[Evidence, ...]:
+    return () if ctx.reason_only else _condition_evidence(found)
+
+
 Periods = Callable[[int], _Where]
 
 
@@ -608,7 +623,7 @@ def _source(name: str, periods: Periods, env: Env) -> _Source:
             if record is None:
                 return no_ascites
             return _Input(name, found, "ascites on record, grade not recorded",
-                          _condition_evidence(record),
+                          _input_condition(ctx, record),
                           "the grade of ascites (mild or moderate-severe)")
         return _Source(ascites, explain_ascites)
     if name == "encephalopathy":
@@ -646,12 +661,13 @@ def _encephalopathy_source(periods: Periods, env: Env) -> _Source:
         grade = graded(ctx)
         if grade is not None:
             reading = grade[1]
-            return _Input(name, found, f"West Haven grade {reading.value}", _evidence(reading))
+            return _Input(name, found, f"West Haven grade {reading.value}",
+                          _input_evidence(ctx, reading))
         record = on_record(ctx)
         if record is None:
             return nothing
         return _Input(name, found, "hepatic encephalopathy on record, grade not recorded",
-                      _condition_evidence(record),
+                      _input_condition(ctx, record),
                       "the West Haven grade of hepatic encephalopathy")
 
     return _Source(encephalopathy, explain)
@@ -701,17 +717,19 @@ def _observed_source(name: str, periods: Periods) -> _Source:
             return _Input(name, found, gap.reason, missing=gap.missing)
         reading = result_index(ctx).latest(entry, period, when, older_than)
         if isinstance(reading, NoReading):
-            return _Input(name, found, reading.reason, _evidence(reading), reading.missing)
+            return _Input(name, found, reading.reason, _input_evidence(ctx, reading),
+                          reading.missing)
         if not found:
             return _Input(name, found, f"no upper limit of normal for {entry.title}",
-                          _evidence(reading), f"the reference range of {entry.title}")
+                          _input_evidence(ctx, reading),
+                          f"the reference range of {entry.title}")
         if uln_of_result:
             source = ("the laboratory's range" if reading.observation.reference_high is not None
                       else "the library's typical range")
             return _Input(name, found, f"upper limit of normal for {entry.title} "
-                          f"{found[0]:g} {unit} ({source})", _evidence(reading))
+                          f"{found[0]:g} {unit} ({source})", _input_evidence(ctx, reading))
         return _Input(name, found, f"{entry.title} {_shown_value(entry, reading)}",
-                      _evidence(reading))
+                      _input_evidence(ctx, reading))
 
     return _Source(values, explain)
 

@@ -11,7 +11,7 @@ import datetime as dt
 import difflib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from pydantic import (
@@ -22,9 +22,10 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import SchemaValidator
 
 from eligo.errors import FieldIssue, PatientDataError
-from eligo.terminology import MEMO_LIMIT, normalize_code, system_name
+from eligo.terminology import MEMO_LIMIT, NORMAL_CODE_PATTERNS, normalize_code, system_name
 
 Sex = Literal["female", "male", "other", "unknown"]
 # US OMB minimum categories (OMB Statistical Policy Directive No. 15, 1997), as in FHIR US Core.
@@ -408,6 +409,92 @@ class Patient(_Model):
                                        "as BCP 47 tags (en, en-US, es)")
     addresses: tuple[Address, ...] = ()
     attestations: tuple[Attestation, ...] = ()
+
+
+# ---- validating JSON profiles without Python calls --------------------------------------
+#
+# Batch screening validates millions of JSON profiles, and the Python calls above (a date
+# must not be a number, codes are normalised) were a third of that cost. A second
+# validator of the same models does without them where the input needs neither: dates
+# are parsed strictly (a JSON string in the form YYYY-MM-DD; a number is refused) and a
+# coding whose system is a short name and whose code is already in its canonical
+# spelling is taken as written (anything else goes through Coding's own validation).
+# Whatever it accepts, the model's validator accepts with the same result; whatever it
+# refuses is validated again by the model's validator, so errors read as they always did.
+
+
+def _fast_schema(node: Any, models: set[type[BaseModel]]) -> Any:
+    """``node`` of a model's core schema with the Python calls left out (see above);
+    ``models`` collects the model classes it builds."""
+    if isinstance(node, list):
+        return [_fast_schema(n, models) for n in node]
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("type")
+    if _refuses_numbers(node):
+        return {**node["schema"], "strict": True}
+    if kind == "union" and all(_refuses_numbers(choice) for choice in node["choices"]):
+        # `Date | DateTime`: the model reads a date-time string as a date when the date
+        # reading takes it (2024-05-30T00:00 is that day), so only plain dates are taken
+        # here; a date-time is left to the model's validator.
+        first = node["choices"][0]["schema"]
+        assert first["type"] == "date", "a union of date-times is not the one expected"
+        return {**first, "strict": True}
+    if str(kind).startswith("function-"):
+        return node  # another Python call: what it returns is validated as declared
+    if kind == "model":
+        models.add(node["cls"])
+    if kind == "model" and node["cls"] is Coding:
+        as_declared = {k: v for k, v in node.items() if k != "ref"}
+        fields = node["schema"]["schema"]  # inside Coding._normalise
+        assert fields["type"] == "model-fields", "Coding's schema is not the one expected"
+        written_normal = {
+            system: {**as_declared, "schema": {**fields, "fields": {
+                **fields["fields"],
+                "system": {**fields["fields"]["system"],
+                           "schema": {"type": "literal", "expected": [system]}},
+                "code": {**fields["fields"]["code"],
+                         "schema": {"type": "str", "pattern": pattern}},
+            }}}
+            for system, pattern in NORMAL_CODE_PATTERNS.items()
+        }
+        return {"type": "union", "mode": "left_to_right", "ref": node["ref"], "choices": [
+            {"type": "tagged-union", "discriminator": "system", "choices": written_normal},
+            as_declared]}
+    return {key: value if key in ("cls", "config", "function", "metadata")
+            else _fast_schema(value, models) for key, value in node.items()}
+
+
+def _refuses_numbers(node: dict[str, Any]) -> bool:
+    return node.get("type") == "function-before" and \
+        node["function"].get("function") is _no_number
+
+
+def _fast_json_validator() -> SchemaValidator:
+    models: set[type[BaseModel]] = set()
+    schema = _fast_schema(Patient.__pydantic_core_schema__, models)
+    # pydantic-core builds a nested model with the validator its class already has when
+    # the class is complete: mark the classes incomplete while this one is built from
+    # the schema above (nothing validates or builds a model meanwhile).
+    for model in models:
+        model.__pydantic_complete__ = False
+    try:
+        return SchemaValidator(schema)
+    finally:
+        for model in models:
+            model.__pydantic_complete__ = True
+
+
+_FAST_JSON = _fast_json_validator()
+
+
+def patient_from_json(text: bytes | str) -> Patient:
+    """``Patient.model_validate_json(text)``, the same patient or the same error, at about
+    two thirds of its cost for profiles whose codes are written as eligo writes them."""
+    try:
+        return cast(Patient, _FAST_JSON.validate_json(text))
+    except ValidationError:
+        return Patient.model_validate_json(text)
 
 
 Verdict = Literal["ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW"]

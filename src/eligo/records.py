@@ -66,11 +66,12 @@ class CodeIndex:
     def index(self, records: tuple[Record, ...]) -> IndexedRecords:
         union = 0
         entries = []
-        mask = self.mask
+        known = self._memo.get  # mask(), without a call for the codes seen before
         for record in records:
             m = 0
             for coding in record.codes:
-                m |= mask(coding.system, coding.code)
+                found = known((coding.system, coding.code))
+                m |= self.mask(coding.system, coding.code) if found is None else found
             if m:
                 entries.append((record, m))
                 union |= m
@@ -81,7 +82,7 @@ class Context:
     """One evaluation: the patient, the as-of date and the lazily built record indexes."""
 
     __slots__ = ("_medications", "_procedures", "as_of", "codes", "conditions_index", "memo",
-                 "patient")
+                 "patient", "reason_only")
 
     def __init__(self, patient: Patient, as_of: date, codes: CodeIndex) -> None:
         self.patient = patient
@@ -93,6 +94,9 @@ class Context:
         self._procedures: IndexedRecords | None = None
         # What one evaluation has read already (score inputs shared by Child-Pugh and MELD).
         self.memo: dict[object, object] = {}
+        # Explanations are read for their reason alone (a batch row's): the rules whose
+        # evidence costs most to make (derived scores, age) leave it out.
+        self.reason_only = False
 
     def conditions(self) -> IndexedRecords:
         return self.conditions_index

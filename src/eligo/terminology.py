@@ -7,10 +7,12 @@ their mod-10 check digit, since no licence-free full release can be bundled.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import warnings
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 from typing import cast
 
@@ -63,6 +65,98 @@ def _icd10cm() -> ModuleType:
     return cast(ModuleType, simple_icd_10_cm)
 
 
+class Icd10cmList:
+    """The ICD-10-CM tabular list as simple-icd-10-cm holds it: every chapter, block and
+    code in tree order (each item followed by its descendants), codes dotted.
+
+    Validity and descendants are all that compiling and matching need, and this list
+    gives both; importing the package itself parses the full XML tables (descriptions,
+    notes) and takes longer than the rest of a screening run's start-up put together.
+    """
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self.items = tuple(items)
+        # An item listed twice (a one-category block, B20, and the category) is looked up
+        # as the package does, as the later one: the category.
+        self._at = {item: i for i, item in enumerate(self.items)}
+
+    def _dotted(self, code: str) -> str:
+        return code[:3] + "." + code[3:] if len(code) >= 4 and code not in self._at else code
+
+    def is_valid_item(self, code: str) -> bool:
+        return self._dotted(code) in self._at
+
+    def is_chapter(self, code: str) -> bool:
+        return self._dotted(code).isdigit() and self.is_valid_item(code)
+
+    def codes(self) -> tuple[str, ...]:
+        """Every category and code (chapters and blocks left out, but a one-category block,
+        B20, is also its category), in list order."""
+        return tuple(c for c in self.items if "-" not in c and not c.isdigit())
+
+    def descendants(self, code: str) -> list[str]:
+        """The items under ``code``, in list order (they follow it in the list)."""
+        at = self._at.get(self._dotted(code))
+        if at is None:
+            raise ValueError(f'The code "{code}" does not exist.')
+        item, items = self.items[at], self.items
+        end = at + 1
+        if item.isdigit():  # a chapter: up to the next one
+            while end < len(items) and not items[end].isdigit():
+                end += 1
+        elif "-" in item:
+            # A block: up to the next block or chapter (blocks do not nest in the tables:
+            # C00-C96 is a heading with nothing under it, and C4A is in C43-C44).
+            while end < len(items) and not (items[end].isdigit() or self._is_block(end)):
+                end += 1
+        else:  # a category or code: the longer codes it begins
+            while end < len(items) and items[end].startswith(item) \
+                    and len(items[end]) > len(item) and "-" not in items[end]:
+                end += 1
+        return list(items[at + 1:end])
+
+    def _is_block(self, at: int) -> bool:
+        # A one-category block (B20) is listed right before its category, under one name.
+        item = self.items[at]
+        return "-" in item or (at + 1 < len(self.items) and self.items[at + 1] == item)
+
+
+@cache
+def icd10cm_list() -> Icd10cmList:
+    """The ICD-10-CM list of the installed simple-icd-10-cm: read from its own code list
+    file when that is where expected (hundredths of a second), else from the package."""
+    listed = _listed_codes()
+    if listed is None:
+        return Icd10cmList(_icd10cm().get_all_codes(with_dots=True))
+    # The file writes codes without their dot; the package's names have it after the
+    # category (blocks and chapters have none).
+    return Icd10cmList(c[:3] + "." + c[3:] if len(c) > 3 and "-" not in c else c
+                       for c in listed)
+
+
+def _listed_codes() -> list[str] | None:
+    """The lines of simple-icd-10-cm's data/code-list-*.txt: every chapter, block and code
+    in tree order, as the package's get_all_codes(with_dots=False) gives them (a test
+    checks this for the installed version). Found without importing the package."""
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    files = sorted(Path(spec.submodule_search_locations[0], "data").glob("code-list-*.txt"))
+    if len(files) != 1:
+        return None
+    try:
+        lines = files[0].read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    while lines and not lines[-1]:
+        lines.pop()
+    # One code a line, the first chapter first: anything else is not the list described.
+    if not lines or lines[0] != "1" or not all(line.replace("-", "").isalnum()
+                                                for line in lines):
+        return None
+    return lines
+
+
 def normalize_code(system: str, code: str) -> str:
     """Canonical spelling: ICD-10-CM upper case with its dot (``k7460`` -> ``K74.60``)."""
     code = code.strip()
@@ -76,6 +170,26 @@ def normalize_code(system: str, code: str) -> str:
     if system == "cvx" and code.isdigit():
         return code.zfill(2)[-max(2, len(code.lstrip("0"))):]  # CDC writes 08, 88, 208
     return code
+
+
+_ICD10CM_NORMAL = r"(?:[A-Z0-9]{1,3}|[A-Z0-9]{3}\.[A-Z0-9]+)"
+_UPPER_NORMAL = r"^[A-Z0-9./\-]+$"
+_PLAIN_NORMAL = r"^[A-Za-z0-9./\-]+$"
+# Codes already in their canonical spelling, by short system name: normalize_code leaves
+# every code these patterns accept as it is (they accept only part of such codes, in
+# ASCII, so that this is easy to see; the rest is normalised by a Python call). Anchored
+# for pydantic-core's regex engine, where `$` is the end of the text.
+NORMAL_CODE_PATTERNS: dict[str, str] = {
+    "icd10cm": rf"^{_ICD10CM_NORMAL}(?:-{_ICD10CM_NORMAL})*$",
+    "snomed": _PLAIN_NORMAL,
+    "loinc": _PLAIN_NORMAL,
+    "rxnorm": _PLAIN_NORMAL,
+    "atc": _UPPER_NORMAL,
+    "cpt": _UPPER_NORMAL,
+    "hcpcs": _UPPER_NORMAL,
+    "icdo3": _UPPER_NORMAL,
+    "cvx": r"^(?:[0-9]{2}|[1-9][0-9]{2,})$",
+}
 
 
 _VERHOEFF_D = (
@@ -144,7 +258,7 @@ def code_problem(ref: CodeRef) -> str | None:
             f"so list the {SYSTEM_LABELS[system]} codes explicitly"
         )
     if system == "icd10cm":
-        icd = _icd10cm()
+        icd = icd10cm_list()
         normal = normalize_code(system, code)
         if not icd.is_valid_item(normal):
             return f"{code} is not an ICD-10-CM code"
@@ -245,11 +359,7 @@ class CodeMatcher:
 @cache
 def _icd10cm_codes() -> tuple[str, ...]:
     """Every ICD-10-CM category and code (chapters and blocks left out), dotted."""
-    icd = _icd10cm()
-    # Blocks are written with a hyphen (A00-A09); some categories are also listed as
-    # one-category blocks (B20), and those must stay.
-    return tuple(c for c in icd.get_all_codes(with_dots=True)
-                 if "-" not in c and not icd.is_chapter(c))
+    return icd10cm_list().codes()
 
 
 @cache
@@ -259,10 +369,9 @@ def icd10cm_expansion(code: str, match: CodeMatch) -> frozenset[str]:
     ``K74.6*`` is K74.6 and its descendants in the tabular list; ``C00-C96`` is every code
     whose category lies in the range (both ends inclusive, compared at each end's length).
     """
-    icd = _icd10cm()
     if match == "descendants":
         normal = normalize_code("icd10cm", code)
-        kids = [d for d in icd.get_descendants(normal) if "-" not in d]
+        kids = [d for d in icd10cm_list().descendants(normal) if "-" not in d]
         return frozenset(kids if "-" in normal else [normal, *kids])
     low, _, high = (normalize_code("icd10cm", end) for end in code.partition("-"))
     return frozenset(
