@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from eligo import rules as r
@@ -464,3 +464,27 @@ def test_best_corrected_visual_acuity_either_eye(right: float | None, left: floa
     if right is not None:
         results.append(coded("65893-0", "loinc", value=right, date=ago(10)))
     check("bcva_right_eye < 0.1 or bcva_left_eye < 0.1", {"observations": results}, truth)
+
+
+# ---- unit changes never change a verdict -------------------------------------------------------
+
+@settings(deadline=None, max_examples=40)  # each example compiles and screens four times
+@example(45, ("g", 1000), 60, ("g", 0.001))  # 4.5 mg dexamethasone at 60 kg: exactly 0.5 mg/kg
+@example(45, ("ug", 0.001), 60, ("kg", 1.0))
+@given(st.integers(1, 4000), st.sampled_from([("mg", 1), ("g", 1000), ("ug", 0.001)]),
+       st.integers(30, 150), st.sampled_from([("kg", 1.0), ("g", 0.001)]))
+def test_dose_per_kg_is_unit_free(dose_mg_tenths: int, dose_unit: tuple[str, float],
+                                  kg: int, weight_unit: tuple[str, float]) -> None:
+    """The same dose and weight in other units of mass give the same truth."""
+    rule = (f"taking medication {STEROIDS} with daily dose >= 0.5 mg/kg prednisolone "
+            "equivalent")
+    dose = dose_mg_tenths / 10
+    truths = set()
+    for unit, per_mg in (("mg", 1), dose_unit):
+        for w_unit, per_kg in (("kg", 1.0), weight_unit):
+            fields = {"medications": [steroid("H02AB02", dose / per_mg, unit)],
+                      "observations": [coded("29463-7", "loinc", value=kg / per_kg,
+                                             unit=w_unit, date=ago(3))]}
+            expected = "true" if dose * 5 / 0.75 / kg >= 0.5 - 1e-9 else "false"
+            truths.add(check(rule, fields, expected).truth)
+    assert len(truths) == 1
