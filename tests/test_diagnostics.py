@@ -48,6 +48,7 @@ STABLE_CODES = frozenset({
     "bad-count",
     "unknown-field",
     "unit-mismatch",
+    "unknown-equivalent",
     "type-mismatch",
     "bad-value",
     "unknown-function",
