@@ -25,6 +25,11 @@ from eligo.terminology import NORMAL_CODE_PATTERNS, normalize_code
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Off only when a later pydantic lays out its core schema otherwise; profiles then take the
+# model's own validator (same results), which the other tests here still check.
+needs_fast = pytest.mark.skipif(_FAST_JSON is None, reason="the fast JSON validator is off: "
+                                "this pydantic's core schema is laid out otherwise")
+
 CODES = ["K74.60", "k7460", "K7460", " K74.60", "K74.60 ", "K74.60\n", "K74.", "K74", "K7",
          "C00-C14", "c00-c14", "C00-", "-C00", "K74.6X1A", "19943007", "1975-2", "1975-2 ",
          "l04aa06", "L04AA06", "8140/3", "08", "8", "208", "0208", "00", "000", "ABC", "",
@@ -86,14 +91,19 @@ def test_json_profiles_validate_as_the_model_validates_them(
         assert _outcome(patient_from_json, text) == expected, text
         raw = text.encode()
         assert _outcome(patient_from_json, raw) == _outcome(Patient.model_validate_json, raw)
+        if _FAST_JSON is None:
+            continue
         fast = _outcome(_FAST_JSON.validate_json, text)
         if fast[0] == "patient":
             taken += 1
             assert fast == expected, text
-    assert taken > len(texts) // 3  # the fast validator does take the common profiles
+    if _FAST_JSON is not None:
+        assert taken > len(texts) // 3  # the fast validator does take the common profiles
 
 
+@needs_fast
 def test_the_fast_validator_is_built_from_its_own_schema() -> None:
+    assert _FAST_JSON is not None
     # pydantic-core would reuse the models' own validators if the classes were complete
     # while it was built: then a date-time string would be taken as a birth date.
     text = '{"id": "p", "birth_date": "2024-05-01T00:00:00"}'

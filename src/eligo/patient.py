@@ -22,7 +22,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import SchemaValidator
+from pydantic_core import SchemaError, SchemaValidator
 
 from eligo.errors import FieldIssue, PatientDataError
 from eligo.terminology import MEMO_LIMIT, NORMAL_CODE_PATTERNS, normalize_code, system_name
@@ -485,16 +485,28 @@ def _fast_json_validator() -> SchemaValidator:
             model.__pydantic_complete__ = True
 
 
-_FAST_JSON = _fast_json_validator()
+def _fast_json_validator_or_none() -> SchemaValidator | None:
+    """The validator above, or None when this pydantic's core schema is not laid out as it
+    expects (a later pydantic may change it): then every profile takes the model's own
+    validator, with the same results, only slower."""
+    try:
+        return _fast_json_validator()
+    except (AssertionError, KeyError, TypeError, SchemaError):
+        return None
+
+
+_FAST_JSON = _fast_json_validator_or_none()
 
 
 def patient_from_json(text: bytes | str) -> Patient:
     """``Patient.model_validate_json(text)``, the same patient or the same error, at about
     two thirds of its cost for profiles whose codes are written as eligo writes them."""
-    try:
-        return cast(Patient, _FAST_JSON.validate_json(text))
-    except ValidationError:
-        return Patient.model_validate_json(text)
+    if _FAST_JSON is not None:
+        try:
+            return cast(Patient, _FAST_JSON.validate_json(text))
+        except ValidationError:
+            pass
+    return Patient.model_validate_json(text)
 
 
 Verdict = Literal["ELIGIBLE", "INELIGIBLE", "NEEDS_REVIEW"]
