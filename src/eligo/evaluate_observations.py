@@ -381,13 +381,9 @@ def presence(entry: ObservationEntry, o: Observation) -> str | None:
     if o.interpretation is not None:
         return o.interpretation
     value = o.value
-    if isinstance(value, bool):
-        return "positive" if value else "negative"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return "positive" if value > 0 else "negative"
-    if isinstance(value, str):
-        return entry.answers.get(obs.answer_key(value))
-    return None
+    return obs.normalise_qualitative(entry, value)
 
 
 def _build_presence(entry: ObservationEntry, wanted: str, timing: r.Timing | None,

@@ -990,7 +990,7 @@ def _condition(item: _Item, ctx: _Ctx, stages: tuple[Stage, ...]) -> Condition |
                      verification_status=verification, stages=stages,
                      morphology=tuple(morphology),
                      severity=_coded(m.severity, cast(dict[tuple[str, str], Any], _SEVERITIES)),
-                     body_sites=_body_sites(m.bodySite))
+                     body_sites=_unique_codings(m.bodySite))
 
 
 INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -1179,7 +1179,7 @@ def _procedure(item: _Item, ctx: _Ctx) -> Procedure | None:
     if not codes:
         return None
     return ctx.build(item, Procedure, id=item.rid, codes=codes, date=date, status=status,
-                     body_sites=_body_sites(m.bodySite))
+                     body_sites=_unique_codings(m.bodySite))
 
 
 def _allergy(item: _Item, ctx: _Ctx) -> Allergy | None:
@@ -1193,11 +1193,10 @@ def _allergy(item: _Item, ctx: _Ctx) -> Allergy | None:
     verification = ctx.status_code(item, m.verificationStatus, "verificationStatus",
                                    _ALLERGY_VERIFICATION)
     onset = _date(m.onsetDateTime) or (_period(m.onsetPeriod)[0] if m.onsetPeriod else None)
-    reactions: list[Coding] = []
+    reactions = _unique_codings(manifestation for reaction in m.reaction or []
+                                for manifestation in reaction.manifestation or [])
     severities: list[str] = []
     for i, reaction in enumerate(m.reaction or []):
-        for manifestation in reaction.manifestation or []:
-            reactions.extend(c for c in _codings(manifestation) if c not in reactions)
         severity = ctx.choice(item, reaction.severity, f"reaction[{i}].severity",
                               _REACTION_SEVERITY)
         if severity is not None:
@@ -1206,15 +1205,15 @@ def _allergy(item: _Item, ctx: _Ctx) -> Allergy | None:
         return None
     return ctx.build(item, Allergy, id=item.rid, codes=codes, type=kind, category=category,
                      clinical_status=clinical, verification_status=verification, onset=onset,
-                     reactions=tuple(reactions),
+                     reactions=reactions,
                      severity=max(severities, key=_REACTION_SEVERITY.index, default=None))
 
 
 _REACTION_SEVERITY = ("mild", "moderate", "severe")  # FHIR reaction-event-severity, in order
 
 
-def _body_sites(concepts: Sequence[CodeableConcept] | None) -> tuple[Coding, ...]:
-    """Body sites as codings (SNOMED CT body structures), each once."""
+def _unique_codings(concepts: Iterable[CodeableConcept] | None) -> tuple[Coding, ...]:
+    """The codings of ``concepts`` (body sites, reaction manifestations), each once."""
     found: list[Coding] = []
     for concept in concepts or []:
         found.extend(c for c in _codings(concept) if c not in found)

@@ -415,9 +415,10 @@ def normalise_qualitative(entry: ObservationEntry, value: object) -> Polarity | 
 
     Returns ``"positive"``, ``"negative"`` or ``"indeterminate"``, or None when the value
     cannot be read -- which the evaluator must treat as UNKNOWN, never as negative. Booleans
-    read as positive/negative; numbers are not qualitative results and give None.
+    read as positive/negative; numbers are not qualitative results and give None. Entries
+    without answers (quantities other than viral loads, scores, ordinals) give None.
     """
-    if entry.kind != "qualitative" or value is None:
+    if not entry.answers or value is None:
         return None
     if isinstance(value, bool):
         return "positive" if value else "negative"
